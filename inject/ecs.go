@@ -1,0 +1,95 @@
+package inject
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/shroud-dev/shroud/sources"
+)
+
+// ECSContainer is what shroud takes from one container of an Amazon ECS
+// task definition: its secrets and plain environment, so a task definition
+// runs unchanged under shroud.
+type ECSContainer struct {
+	Name        string
+	Secrets     []SecretSpec
+	Environment map[string]string
+	path        string
+}
+
+// ecsTaskDefinition accepts both the register-task-definition input and the
+// describe-task-definition output, which wraps it in "taskDefinition".
+type ecsTaskDefinition struct {
+	TaskDefinition      *ecsTaskDefinition `json:"taskDefinition"`
+	ContainerDefinitions []struct {
+		Name        string `json:"name"`
+		Environment []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"environment"`
+		Secrets []struct {
+			Name      string `json:"name"`
+			ValueFrom string `json:"valueFrom"`
+		} `json:"secrets"`
+		EnvironmentFiles []json.RawMessage `json:"environmentFiles"`
+	} `json:"containerDefinitions"`
+}
+
+// LoadECSContainer reads the container named container from a task
+// definition JSON file. The name may be empty when there is one container.
+func LoadECSContainer(path, container string) (*ECSContainer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading ECS task definition: %w", err)
+	}
+	var td ecsTaskDefinition
+	if err := json.Unmarshal(data, &td); err != nil {
+		return nil, fmt.Errorf("%s: not an ECS task definition: %v", path, err)
+	}
+	if td.TaskDefinition != nil {
+		td = *td.TaskDefinition
+	}
+	var names []string
+	for _, c := range td.ContainerDefinitions {
+		names = append(names, c.Name)
+	}
+	idx := -1
+	for i, c := range td.ContainerDefinitions {
+		if c.Name == container || container == "" && len(td.ContainerDefinitions) == 1 {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		if container == "" {
+			return nil, fmt.Errorf("%s: the task definition has %d containers (%s); choose one with --container", path, len(names), strings.Join(names, ", "))
+		}
+		return nil, fmt.Errorf("%s: no container %q in the task definition (it has: %s)", path, container, strings.Join(names, ", "))
+	}
+	def := td.ContainerDefinitions[idx]
+	at := fmt.Sprintf("%s container %q", path, def.Name)
+	if len(def.EnvironmentFiles) > 0 {
+		return nil, fmt.Errorf("%s: environmentFiles (S3 objects) are not supported; move those variables to secrets or environment", at)
+	}
+	c := &ECSContainer{Name: def.Name, Environment: map[string]string{}, path: at}
+	var errs *multierror.Error
+	for _, e := range def.Environment {
+		c.Environment[e.Name] = e.Value
+	}
+	for i, s := range def.Secrets {
+		if !sources.ValidEnvName(s.Name) {
+			errs = multierror.Append(errs, fmt.Errorf("%s secrets[%d]: %q is not a valid environment variable name", at, i, s.Name))
+		}
+		if err := checkRef(s.ValueFrom); err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("%s secrets[%d] (%s): %v", at, i, s.Name, err))
+		}
+		c.Secrets = append(c.Secrets, SecretSpec{Name: s.Name, ValueFrom: s.ValueFrom})
+	}
+	if err := listErrors(errs); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

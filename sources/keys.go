@@ -1,0 +1,235 @@
+package sources
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// selectKey returns the value of ref.JSONKey in data: a JSON object for cloud
+// secrets; for file: references, a JSON, dotenv or TOML file chosen by its
+// extension. Errors name the key, never the value.
+func selectKey(ref Ref, data []byte) ([]byte, error) {
+	format := "json"
+	if ref.Backend == File {
+		format = fileFormat(ref.ID)
+		if format == "" {
+			return nil, fmt.Errorf("cannot select key %q: #KEY needs a .json, .env or .toml file (or drop #KEY to read the whole file)", ref.JSONKey)
+		}
+	}
+	var (
+		fields map[string][]byte
+		err    error
+	)
+	switch format {
+	case "json":
+		fields, err = jsonFields(data)
+	case "dotenv":
+		fields, err = ParseDotenv(data)
+	case "toml":
+		fields, err = tomlFields(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot select key %q: %w", ref.JSONKey, err)
+	}
+	v, ok := fields[ref.JSONKey]
+	if !ok {
+		return nil, fmt.Errorf("key %q not found; the %s object has %s", ref.JSONKey, format, describeKeys(fields))
+	}
+	return v, nil
+}
+
+// fileFormat tells the structured format of a file by its name.
+func fileFormat(path string) string {
+	base := strings.ToLower(filepath.Base(path))
+	switch {
+	case strings.HasSuffix(base, ".json"):
+		return "json"
+	case strings.HasSuffix(base, ".toml"):
+		return "toml"
+	case base == ".env" || strings.HasSuffix(base, ".env") || strings.HasPrefix(base, ".env."):
+		return "dotenv"
+	}
+	return ""
+}
+
+// jsonFields splits a JSON object into its members. A string member is its
+// text; any other member keeps its compact JSON form (5432, true, {"a":1}),
+// never Go's %v form.
+func jsonFields(data []byte) (map[string][]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		// The decoder's message may quote the input, so it is not passed on.
+		return nil, fmt.Errorf("the value is not a JSON object")
+	}
+	fields := make(map[string][]byte, len(obj))
+	for k, raw := range obj {
+		var s string
+		if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+			fields[k] = []byte(s)
+			continue
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, fmt.Errorf("the value is not valid JSON")
+		}
+		fields[k] = buf.Bytes()
+	}
+	return fields, nil
+}
+
+// tomlFields returns the top-level keys of a TOML document. Strings are their
+// text; other values are written in JSON form, as for JSON secrets.
+func tomlFields(data []byte) (map[string][]byte, error) {
+	var doc map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if perr, ok := err.(toml.ParseError); ok {
+			return nil, fmt.Errorf("the file is not valid TOML (line %d)", perr.Position.Line)
+		}
+		return nil, fmt.Errorf("the file is not valid TOML")
+	}
+	fields := make(map[string][]byte, len(doc))
+	for k, v := range doc {
+		if s, ok := v.(string); ok {
+			fields[k] = []byte(s)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q has a value that has no JSON form", k)
+		}
+		fields[k] = b
+	}
+	return fields, nil
+}
+
+// describeKeys lists up to ten key names, so a typo is easy to see. Names are
+// not secret; values never appear.
+func describeKeys(fields map[string][]byte) string {
+	if len(fields) == 0 {
+		return "no keys"
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, fmt.Sprintf("%q", k))
+	}
+	sort.Strings(names)
+	if len(names) > 10 {
+		return "keys " + strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
+	}
+	return "keys " + strings.Join(names, ", ")
+}
+
+// ParseDotenv parses a dotenv file: KEY=VALUE lines, optional "export ",
+// '#' comments, single-quoted values taken literally, double-quoted values
+// with \n \r \t \" \\ escapes, unquoted values trimmed and ended by " #".
+//
+// Nothing is expanded: a secret containing '$' must arrive byte for byte,
+// which is why this is not a general-purpose dotenv library. Errors give the
+// line number, never the line.
+func ParseDotenv(data []byte) (map[string][]byte, error) {
+	fields := map[string][]byte{}
+	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		lineNo := i + 1
+		line := strings.TrimSpace(lines[i])
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		key, rest, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		if !ok || !validDotenvKey(key) {
+			return nil, fmt.Errorf("line %d is not KEY=VALUE", lineNo)
+		}
+		rest = strings.TrimLeft(rest, " \t")
+		var value string
+		switch {
+		case strings.HasPrefix(rest, "'"), strings.HasPrefix(rest, `"`):
+			quote := rest[0]
+			body := rest[1:]
+			// A quoted value may span lines.
+			for !hasClosingQuote(body, quote) {
+				if i+1 >= len(lines) {
+					return nil, fmt.Errorf("line %d: unterminated quoted value", lineNo)
+				}
+				i++
+				body += "\n" + lines[i]
+			}
+			end := closingQuote(body, quote)
+			if tail := strings.TrimSpace(body[end+1:]); tail != "" && tail[0] != '#' {
+				return nil, fmt.Errorf("line %d: text after the closing quote", lineNo)
+			}
+			value = body[:end]
+			if quote == '"' {
+				value = unescapeDouble(value)
+			}
+		default:
+			if j := strings.Index(rest, " #"); j >= 0 {
+				rest = rest[:j]
+			}
+			value = strings.TrimSpace(rest)
+		}
+		fields[key] = []byte(value)
+	}
+	return fields, nil
+}
+
+func validDotenvKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range k {
+		if !(isAlnum(c) || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func hasClosingQuote(s string, q byte) bool { return closingQuote(s, q) >= 0 }
+
+// closingQuote finds the quote that ends s; in double quotes a backslash
+// escapes the next byte.
+func closingQuote(s string, q byte) int {
+	for i := 0; i < len(s); i++ {
+		if q == '"' && s[i] == '\\' {
+			i++
+			continue
+		}
+		if s[i] == q {
+			return i
+		}
+	}
+	return -1
+}
+
+func unescapeDouble(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
