@@ -24,7 +24,7 @@ type ECSContainer struct {
 // ecsTaskDefinition accepts both the register-task-definition input and the
 // describe-task-definition output, which wraps it in "taskDefinition".
 type ecsTaskDefinition struct {
-	TaskDefinition      *ecsTaskDefinition `json:"taskDefinition"`
+	TaskDefinition       *ecsTaskDefinition `json:"taskDefinition"`
 	ContainerDefinitions []struct {
 		Name        string `json:"name"`
 		Environment []struct {

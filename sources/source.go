@@ -112,7 +112,7 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Result, error) {
 			fetched[b] = results
 			continue
 		}
-		wg.Go(func() {
+		fetch := func() {
 			results := src.Fetch(ctx, objs)
 			if len(results) != len(objs) {
 				panic(fmt.Sprintf("sources: %s source returned %d results for %d references", b, len(results), len(objs)))
@@ -120,7 +120,12 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Result, error) {
 			mu.Lock()
 			fetched[b] = results
 			mu.Unlock()
-		})
+		}
+		if len(byBackend) == 1 {
+			fetch() // nothing to overlap with
+		} else {
+			wg.Go(fetch)
+		}
 	}
 	wg.Wait()
 
