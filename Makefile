@@ -15,5 +15,5 @@ bench:
 	go run ./bench/startup
 
 fuzz:
-	go test ./sources -run '^$$' -fuzz FuzzParse -fuzztime 60s
-	go test ./inject -run '^$$' -fuzz FuzzParseConfig -fuzztime 60s
+	go test ./sources -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 2s
+	go test ./inject -run '^$$' -fuzz FuzzParseConfig -fuzztime 60s -fuzzminimizetime 2s

@@ -38,6 +38,16 @@ type Source interface {
 	Fetch(ctx context.Context, refs []Ref) []Result
 }
 
+// A Versioner reports the current version of each reference without reading
+// its value where the backend allows it (SSM GetParameters metadata, Secrets
+// Manager DescribeSecret, KMS version ids), so the watch loop can poll
+// cheaply and fetch values only on change. It has Fetch's contract, but the
+// results carry Value.Version (and Value.Region) and may leave Value.Data
+// empty. Sources that do not implement it are polled with Fetch.
+type Versioner interface {
+	Versions(ctx context.Context, refs []Ref) []Result
+}
+
 // ErrUnavailable is returned for references whose backend is not registered.
 var ErrUnavailable = errors.New("backend not available in this build of shroud")
 
