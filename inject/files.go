@@ -264,6 +264,9 @@ func (c *Config) parseTemplate(f FileSpec) (*template.Template, error) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(c.Dir(), name)
 	}
+	if info, err := os.Stat(name); err == nil && !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("template_file %s is not a regular file", name) // a FIFO would block
+	}
 	fh, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("template_file: %w", err)
