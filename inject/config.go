@@ -25,11 +25,12 @@ import (
 // Config is a shroud.toml file (DESIGN §5).
 type Config struct {
 	// Region is the default AWS region for references by name.
-	Region string `toml:"region"`
+	Region  string       `toml:"region"`
+	Secrets []SecretSpec `toml:"secrets"`
+	Files   []FileSpec   `toml:"files"`
+
 	// FilesRoot, when set, is the only directory files may be written in.
-	FilesRoot string       `toml:"files_root"`
-	Secrets   []SecretSpec `toml:"secrets"`
-	Files     []FileSpec   `toml:"files"`
+	FilesRoot string `toml:"files_root"`
 
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.

@@ -197,8 +197,11 @@ func (c *Config) validateContent(i int, at string) error {
 		add("%s: the file has no content; give one of value_from, template, template_file or [files.values]", at)
 		return errs
 	case 1:
+	case 2:
+		add("%s: %s and %s are both set; give only one of them", at, given[0], given[1])
+		return errs
 	default:
-		add("%s: %s are all set; give only one of them", at, strings.Join(given, " and "))
+		add("%s: %s are all set; give only one of them", at, strings.Join(given, ", "))
 		return errs
 	}
 
@@ -237,17 +240,26 @@ func (c *Config) validateContent(i int, at string) error {
 		}
 	default:
 		t, err := c.parseTemplate(f)
-		if err != nil {
-			add("%v (the template of %s)", err, at)
-			break
+		if err == nil {
+			_, err = templateRefs(t, c.Dir())
 		}
-		if _, err := templateRefs(t, c.Dir()); err != nil {
-			add("%v (the template of %s)", err, at)
+		if err != nil {
+			for _, e := range each(err) { // one problem a line
+				add("%v (the template of %s)", e, at)
+			}
 			break
 		}
 		c.templates[i] = t
 	}
 	return errs.ErrorOrNil()
+}
+
+// each splits an errors.Join into its errors.
+func each(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // maxTemplateSize bounds a template file: it is read whole at start-up.

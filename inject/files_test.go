@@ -92,7 +92,7 @@ format = "json"
 	at := func(line int) string { return cfgPath + ":" + strconv.Itoa(line) }
 	for _, want := range []string{
 		at(3) + ` [[files]] #1: the file has no content; give one of value_from, template, template_file or [files.values]`,
-		at(6) + ` [[files]] #2: value_from and template are all set; give only one of them`,
+		at(6) + ` [[files]] #2: value_from and template are both set; give only one of them`,
 		at(11) + ` [[files]] #3: [files.values] needs format = "json", "dotenv", "yaml" or "properties"`,
 		at(16) + ` [[files]] #4: format "xml" is not one of raw, json, dotenv, yaml, properties`,
 		at(21) + ` [[files]] #5: format "dotenv" is for [files.values]; value_from is written as is`,
@@ -116,8 +116,8 @@ format = "json"
 			t.Errorf("error lacks\n  %s\nin:\n%v", want, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n  - "); n != 16 {
-		t.Errorf("%d problems listed, want 16:\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n  - "); n != 18 {
+		t.Errorf("%d problems listed, want 18:\n%v", n, err)
 	}
 }
 

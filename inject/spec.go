@@ -231,22 +231,23 @@ func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 	maps.Copy(m.Env, s.Plain)
 	var errs *multierror.Error
 	failed := map[sources.Ref]bool{}
-	// resolved reports whether every ref has a value, and the failures of
-	// those that do not.
+	// resolved reports whether every ref has a value, and reports each
+	// failed ref once.
 	resolved := func(origin, target string, refs ...sources.Ref) bool {
 		ok := true
 		for _, ref := range refs {
 			res, found := vals[ref]
-			switch {
-			case !found:
-				errs = multierror.Append(errs, fmt.Errorf("%s: %s has no value for %q", origin, target, ref.Raw))
-			case res.Err != nil && !failed[ref]:
-				failed[ref] = true
-				errs = multierror.Append(errs, res.Err)
-			case res.Err == nil:
+			if found && res.Err == nil {
 				continue
 			}
 			ok = false
+			switch {
+			case !found:
+				errs = multierror.Append(errs, fmt.Errorf("%s: %s has no value for %q", origin, target, ref.Raw))
+			case !failed[ref]:
+				failed[ref] = true
+				errs = multierror.Append(errs, res.Err)
+			}
 		}
 		return ok
 	}
