@@ -2,12 +2,13 @@ package inject
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -47,7 +48,9 @@ func (r Rendered) Write() (changed bool, err error) {
 		return false, fmt.Errorf("writing %s: %s%w", r.Path, what, err)
 	}
 
-	tmp := filepath.Join(filepath.Dir(t.name), "."+filepath.Base(t.name)+".tmp-"+rand.Text()[:12])
+	// O_EXCL makes the name safe; randomness only avoids collisions
+	// (math/rand, as crypto/rand would add its package init to every start).
+	tmp := filepath.Join(filepath.Dir(t.name), "."+filepath.Base(t.name)+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
 	f, err := t.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fail("", err)
