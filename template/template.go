@@ -339,7 +339,7 @@ func (c *collector) command(cmd *parse.CommandNode, pipe *parse.PipeNode, i int)
 		c.walk(a, nil)
 	}
 	line, col := c.at(id.Pos)
-	if example, ok := literalArg[id.Ident]; ok {
+	if example, ok := literalArg(id.Ident); ok {
 		// The key or path must be literal: errors may then quote it, as it
 		// cannot have come from a secret.
 		var s *parse.StringNode
@@ -381,11 +381,16 @@ func (c *collector) command(cmd *parse.CommandNode, pipe *parse.PipeNode, i int)
 	c.use(Use{Ref: Ref{Text: s.Text, Previous: id.Ident == "secretPrevious"}, Line: line, Col: col})
 }
 
-// literalArg lists the functions whose first argument must be a literal,
-// with an example.
-var literalArg = map[string]string{
-	"json":     `{{ secret "sm:prod/db" | json "host" }}`,
-	"jsonPath": `{{ secret "sm:prod/db" | jsonPath "replicas[0].host" }}`,
+// literalArg tells whether a function's first argument must be a literal,
+// with an example. (A switch, not a map: no package init at start-up.)
+func literalArg(fn string) (example string, ok bool) {
+	switch fn {
+	case "json":
+		return `{{ secret "sm:prod/db" | json "host" }}`, true
+	case "jsonPath":
+		return `{{ secret "sm:prod/db" | jsonPath "replicas[0].host" }}`, true
+	}
+	return "", false
 }
 
 func isSecretFunc(name string) bool { return name == "secret" || name == "secretPrevious" }
