@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,6 +206,9 @@ func TestRenderOwner(t *testing.T) {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) {
+		t.Skipf("cannot run a process as nobody here: %v", err)
+	}
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "owner 0:0: shroud runs as uid 65534 and only root can give a file to another user") {
 		t.Fatalf("as nobody: exit %d (%v): %s", code, err, out)
 	}
