@@ -160,11 +160,11 @@ func (t *Template) Name() string { return t.in.Name }
 
 // Refs returns every reference the template reads, once each, in order of
 // first use.
-func (t *Template) Refs() []Ref { return t.refs }
+func (t *Template) Refs() []Ref { return slices.Clone(t.refs) }
 
 // Uses returns every secret call with its position, so a caller that
 // rejects a reference can point at it.
-func (t *Template) Uses() []Use { return t.uses }
+func (t *Template) Uses() []Use { return slices.Clone(t.uses) }
 
 // Render executes the template, reading each reference through lookup. A
 // Lookup error, a missing JSON key or any other failure is an *Error with
