@@ -13,7 +13,11 @@ test:
 
 bench:
 	go run ./bench/startup
+	go run ./bench/render
 
 fuzz:
 	go test ./sources -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 2s
 	go test ./inject -run '^$$' -fuzz FuzzParseConfig -fuzztime 60s -fuzzminimizetime 2s
+	go test ./inject -run '^$$' -fuzz FuzzFormats -fuzztime 60s -fuzzminimizetime 2s
+	go test ./template -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 60s -fuzzminimizetime 2s
+	go test ./template -run '^$$' -fuzz FuzzJSONPath -fuzztime 60s -fuzzminimizetime 2s

@@ -5,7 +5,9 @@ go 1.26
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/hashicorp/go-multierror v1.1.1
+	github.com/magiconair/properties v1.8.10
 	github.com/urfave/cli/v2 v2.27.7
+	go.yaml.in/yaml/v3 v3.0.4
 )
 
 require (

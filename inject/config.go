@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/shroud-dev/shroud/sources"
+	"github.com/shroud-dev/shroud/template"
 )
 
 // Config is a shroud.toml file (DESIGN §5).
@@ -28,12 +29,17 @@ type Config struct {
 	Secrets []SecretSpec `toml:"secrets"`
 	Files   []FileSpec   `toml:"files"`
 
+	// FilesRoot, when set, is the only directory files may be written in.
+	FilesRoot string `toml:"files_root"`
+
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
 	path string
 	// lines maps an array-of-tables name ("secrets") to the line of each of
 	// its [[headers]], so errors can point at the entry.
 	lines map[string][]int
+	// templates holds each [[files]] entry's parsed template, or nil.
+	templates []*template.Template
 }
 
 // SecretSpec binds one environment variable (ECS containerDefinitions.secrets).
@@ -42,12 +48,21 @@ type SecretSpec struct {
 	ValueFrom string `toml:"value_from"`
 }
 
-// FileSpec writes one file.
+// FileSpec writes one file. Its content comes from one of ValueFrom (the
+// raw value), Template, TemplateFile, or Values written in Format.
 type FileSpec struct {
-	Path      string `toml:"path"`
-	ValueFrom string `toml:"value_from"`
+	Path         string            `toml:"path"`
+	ValueFrom    string            `toml:"value_from"`
+	Template     string            `toml:"template"`
+	TemplateFile string            `toml:"template_file"`
+	Format       string            `toml:"format"`
+	Values       map[string]string `toml:"values"`
 	// Mode is octal text such as "0400", the default.
 	Mode string `toml:"mode"`
+	// Owner is "UID:GID".
+	Owner string `toml:"owner"`
+
+	layout fileLayout
 }
 
 // DefaultFileMode keeps a secret file readable by its owner only.
@@ -80,6 +95,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg.lines = tableHeaderLines(data)
+	cfg.readFileLayout(md, data)
 
 	var errs *multierror.Error
 	seen := map[string]int{}
@@ -125,26 +141,7 @@ func (c *Config) validate() error {
 		}
 	}
 
-	paths := map[string]string{}
-	for i, f := range c.Files {
-		at := c.entry("files", i)
-		if f.Path == "" {
-			add("%s: path is empty; give the file to write", at)
-		} else {
-			abs := c.resolvePath(f.Path)
-			if prev, dup := paths[abs]; dup {
-				add("%s: %s is already written by the file at %s; give each file one source", at, f.Path, prev)
-			} else {
-				paths[abs] = at
-			}
-		}
-		if _, err := parseMode(f.Mode); err != nil {
-			add("%s: %v", at, err)
-		}
-		if err := checkRef(f.ValueFrom); err != nil {
-			add("%s: %v", at, err)
-		}
-	}
+	errs = multierror.Append(errs, c.validateFiles())
 	return errs.ErrorOrNil()
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/shroud-dev/shroud/sources"
+	"github.com/shroud-dev/shroud/template"
 )
 
 // EnvVar binds one environment variable of the child to a reference.
@@ -23,13 +24,26 @@ type EnvVar struct {
 	Origin string
 }
 
-// File is one file to write from a reference.
+// File is one file to write: a raw value (Ref), values collected in a
+// Format, or a Template's output.
 type File struct {
 	// Path is absolute.
-	Path   string
-	Mode   fs.FileMode
-	Ref    sources.Ref
-	Origin string
+	Path string
+	Mode fs.FileMode
+	// Owner is nil to leave the file to the user shroud runs as.
+	Owner *Owner
+	// Root is files_root: when set, Path lies inside it (see Rendered.Write).
+	Root string
+	// Ref is the reference whose raw value is the file (value_from).
+	Ref sources.Ref
+	// Values are the KEY = REF pairs written in Format.
+	Values []FileValue
+	Format Format
+	// Template renders the file; templateRefs maps its references to what
+	// is fetched for them.
+	Template     *template.Template
+	templateRefs map[template.Ref]sources.Ref
+	Origin       string
 }
 
 // Spec is everything to materialize: the targets and the references they
@@ -96,10 +110,8 @@ func NewSpec(in SpecInput) (*Spec, error) {
 			ref, _ := sources.Parse(s.ValueFrom) // validated when loaded
 			bind(EnvVar{Name: s.Name, Ref: anchor(ref, c.Dir()), Origin: c.entry("secrets", i)})
 		}
-		for i, f := range c.Files {
-			ref, _ := sources.Parse(f.ValueFrom)
-			mode, _ := parseMode(f.Mode)
-			spec.Files = append(spec.Files, File{Path: c.resolvePath(f.Path), Mode: mode, Ref: anchor(ref, c.Dir()), Origin: c.entry("files", i)})
+		for i := range c.Files {
+			spec.Files = append(spec.Files, c.newFile(i)) // validated when loaded
 		}
 	}
 
@@ -152,7 +164,8 @@ func anchor(ref sources.Ref, dir string) sources.Ref {
 	return ref
 }
 
-// Refs returns every reference of the spec once, in declaration order.
+// Refs returns every reference of the spec once, in declaration order,
+// those of templates and [files.values] included: the batched plan.
 func (s *Spec) Refs() []sources.Ref {
 	seen := map[sources.Ref]bool{}
 	var refs []sources.Ref
@@ -166,7 +179,9 @@ func (s *Spec) Refs() []sources.Ref {
 		add(e.Ref)
 	}
 	for _, f := range s.Files {
-		add(f.Ref)
+		for _, r := range f.Refs() {
+			add(r)
+		}
 	}
 	return refs
 }
@@ -195,26 +210,52 @@ type Materialized struct {
 	Files []Rendered
 }
 
-// Rendered is the content of one file.
+// Rendered is the content of one file, and where and how to write it.
 type Rendered struct {
-	Path string
-	Mode fs.FileMode
-	Data []byte
+	Path  string
+	Mode  fs.FileMode
+	Owner *Owner
+	Root  string
+	Data  []byte
 }
 
 // Materialize computes env values and file contents from resolved values.
 // An environment variable cannot carry a NUL byte and must be text; such a
 // value is an error naming the variable, to be bound to a file instead.
+//
+// Every problem is reported at once: each reference that failed to resolve
+// (once, however many targets read it) and each target that cannot be
+// built, such as a template asking for a missing JSON key.
 func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 	m := &Materialized{Env: make(map[string]string, len(s.Env)+len(s.Plain))}
 	maps.Copy(m.Env, s.Plain)
 	var errs *multierror.Error
+	failed := map[sources.Ref]bool{}
+	// resolved reports whether every ref has a value, and reports each
+	// failed ref once.
+	resolved := func(origin, target string, refs ...sources.Ref) bool {
+		ok := true
+		for _, ref := range refs {
+			res, found := vals[ref]
+			if found && res.Err == nil {
+				continue
+			}
+			ok = false
+			switch {
+			case !found:
+				errs = multierror.Append(errs, fmt.Errorf("%s: %s has no value for %q", origin, target, ref.Raw))
+			case !failed[ref]:
+				failed[ref] = true
+				errs = multierror.Append(errs, res.Err)
+			}
+		}
+		return ok
+	}
 	for _, e := range s.Env {
-		res, ok := vals[e.Ref]
-		if !ok || res.Err != nil {
-			errs = multierror.Append(errs, fmt.Errorf("%s: %s has no value", e.Origin, e.Name))
+		if !resolved(e.Origin, e.Name, e.Ref) {
 			continue
 		}
+		res := vals[e.Ref]
 		data := res.Value.Data
 		if strings.IndexByte(string(data), 0) >= 0 || !utf8.Valid(data) {
 			errs = multierror.Append(errs, fmt.Errorf("%s: the value of %q for %s is binary (NUL bytes or not UTF-8), which an environment variable cannot hold; write it to a file with [[files]] instead", e.Origin, e.Ref.Raw, e.Name))
@@ -223,12 +264,15 @@ func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 		m.Env[e.Name] = string(data)
 	}
 	for _, f := range s.Files {
-		res, ok := vals[f.Ref]
-		if !ok || res.Err != nil {
-			errs = multierror.Append(errs, fmt.Errorf("%s: %s has no value", f.Origin, f.Path))
+		if !resolved(f.Origin, f.Path, f.Refs()...) {
 			continue
 		}
-		m.Files = append(m.Files, Rendered{Path: f.Path, Mode: f.Mode, Data: res.Value.Data})
+		data, err := f.render(vals)
+		if err != nil {
+			errs = multierror.Append(errs, err)
+			continue
+		}
+		m.Files = append(m.Files, Rendered{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Root: f.Root, Data: data})
 	}
 	if err := listErrors(errs); err != nil {
 		return nil, err
@@ -260,11 +304,16 @@ func (m *Materialized) Environ(base []string) []string {
 	return out
 }
 
-// WriteFiles writes every file atomically and reports which changed.
+// WriteFiles writes every file atomically and reports which changed. Every
+// file is checked first (files_root, symbolic links, owner), so one bad
+// file stops them all before anything is written.
 func (m *Materialized) WriteFiles() (changed []string, err error) {
+	if _, err := m.Changes(); err != nil {
+		return nil, err
+	}
 	var errs *multierror.Error
 	for _, f := range m.Files {
-		did, err := WriteFile(f.Path, f.Data, f.Mode)
+		did, err := f.Write()
 		if err != nil {
 			errs = multierror.Append(errs, err)
 			continue
@@ -274,4 +323,24 @@ func (m *Materialized) WriteFiles() (changed []string, err error) {
 		}
 	}
 	return changed, listErrors(errs)
+}
+
+// Changes returns the files that writing would change, having checked every
+// file as WriteFiles does; it writes nothing (render --dry-run).
+func (m *Materialized) Changes() ([]Rendered, error) {
+	var (
+		errs    *multierror.Error
+		changes []Rendered
+	)
+	for _, f := range m.Files {
+		would, err := f.WouldChange()
+		if err != nil {
+			errs = multierror.Append(errs, err)
+			continue
+		}
+		if would {
+			changes = append(changes, f)
+		}
+	}
+	return changes, listErrors(errs)
 }

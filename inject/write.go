@@ -2,76 +2,211 @@ package inject
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
-// WriteFile replaces the file at path with data, atomically: readers see the
-// old content or the new, never a part. It writes a temporary file in the
-// same directory (created 0600), fsyncs it, renames it over path and fsyncs
-// the directory, so the change also survives a crash. Missing parent
-// directories are created 0700. A symbolic link at path is refused rather
-// than followed or replaced.
-//
-// When the file already holds data with mode, nothing is written and changed
-// is false, so unchanged secrets cause no notification.
+// WriteFile replaces the file at path with data, atomically, as
+// Rendered.Write does, with no files_root and no owner.
 func WriteFile(path string, data []byte, mode fs.FileMode) (changed bool, err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return false, fmt.Errorf("writing %s: creating its directory: %w", path, err)
+	return Rendered{Path: path, Mode: mode, Data: data}.Write()
+}
+
+// Write replaces the file with its data, atomically: readers see the old
+// content or the new, never a part. It writes a temporary file in the same
+// directory (created 0600), sets its mode and owner, fsyncs it, renames it
+// over the path and fsyncs the directory, so the change also survives a
+// crash. On any error the temporary file is removed and the old file is
+// left as it was.
+//
+// Missing directories are created 0700. A symbolic link at the path is
+// refused rather than followed or replaced. With a Root (files_root), the
+// path must lie inside it, no directory between the root and the file may
+// be a symbolic link, and every operation goes through an os.Root, so a
+// link swapped in meanwhile still cannot lead outside.
+//
+// When the file already holds the data with the mode (and owner), nothing
+// is written and changed is false, so unchanged secrets cause no
+// notification.
+func (r Rendered) Write() (changed bool, err error) {
+	t, err := r.open(true)
+	if err != nil {
+		return false, err
 	}
-	info, err := os.Lstat(path)
-	switch {
-	case err == nil && info.Mode()&fs.ModeSymlink != 0:
-		return false, fmt.Errorf("writing %s: refusing to replace a symbolic link; remove it or choose another path", path)
-	case err == nil && !info.Mode().IsRegular():
-		return false, fmt.Errorf("writing %s: it exists and is not a regular file", path)
-	case err == nil && info.Mode().Perm() == mode.Perm() && sameContent(path, data):
+	defer t.root.Close()
+	if t.holds(r) {
 		return false, nil
-	case err != nil && !os.IsNotExist(err):
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	fail := func(what string, err error) (bool, error) {
+		return false, fmt.Errorf("writing %s: %s%w", r.Path, what, err)
 	}
 
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	// O_EXCL makes the name safe; randomness only avoids collisions
+	// (math/rand, as crypto/rand would add its package init to every start).
+	tmp := filepath.Join(filepath.Dir(t.name), "."+filepath.Base(t.name)+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+	f, err := t.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+		return fail("", err)
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			f.Close()
+			t.root.Remove(tmp)
 		}
 	}()
-	if _, err = tmp.Write(data); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	if _, err = f.Write(r.Data); err != nil {
+		return fail("", err)
 	}
-	if err = tmp.Chmod(mode.Perm()); err != nil {
-		return false, fmt.Errorf("writing %s: setting mode: %w", path, err)
+	if err = f.Chmod(r.Mode.Perm()); err != nil {
+		return fail("setting mode: ", err)
 	}
-	if err = tmp.Sync(); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	if r.Owner != nil {
+		if err = f.Chown(r.Owner.UID, r.Owner.GID); err != nil {
+			return fail("setting owner "+r.Owner.String()+": ", err)
+		}
 	}
-	if err = tmp.Close(); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	if err = f.Sync(); err != nil {
+		return fail("", err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	if err = f.Close(); err != nil {
+		return fail("", err)
 	}
-	if err = syncDir(dir); err != nil {
-		return true, fmt.Errorf("writing %s: syncing its directory: %w", path, err)
+	if err = t.root.Rename(tmp, t.name); err != nil {
+		return fail("", err)
+	}
+	if err := t.syncDir(); err != nil {
+		return true, fmt.Errorf("writing %s: syncing its directory: %w", r.Path, err)
 	}
 	return true, nil
 }
 
-func sameContent(path string, data []byte) bool {
-	old, err := os.ReadFile(path)
-	return err == nil && bytes.Equal(old, data)
+// WouldChange checks the file as Write would and reports whether Write
+// would change it. It creates and writes nothing: this is render --dry-run.
+func (r Rendered) WouldChange() (bool, error) {
+	t, err := r.open(false)
+	if err != nil {
+		return false, err
+	}
+	if t.root == nil { // a directory is missing: the file is new
+		return true, nil
+	}
+	defer t.root.Close()
+	return !t.holds(r), nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// target is where a Rendered file goes, opened and checked.
+type target struct {
+	root *os.Root // files_root, or the file's directory; nil when missing
+	name string   // the file, relative to root
+	info fs.FileInfo
+}
+
+// open checks the file's place: inside Root, no symbolic link on the way
+// or at the path, an owner shroud may give. With create, missing
+// directories are made; without, open stops at the first missing one and
+// returns a target with no root.
+func (r Rendered) open(create bool) (*target, error) {
+	fail := func(format string, args ...any) (*target, error) {
+		return nil, fmt.Errorf("writing %s: %s", r.Path, fmt.Sprintf(format, args...))
+	}
+	if err := checkFileOwner(r.Owner); err != nil {
+		return fail("%v", err)
+	}
+	top := r.Root
+	if top == "" {
+		top = filepath.Dir(r.Path)
+	}
+	rel, err := filepath.Rel(top, r.Path)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fail("the path is outside files_root %s", top)
+	}
+	if create {
+		if err := os.MkdirAll(top, 0o700); err != nil {
+			return fail("creating its directory: %v", err)
+		}
+	}
+	root, err := os.OpenRoot(top)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return &target{name: rel}, nil
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+	t := &target{root: root, name: rel}
+	if err := t.walk(r, create); err != nil {
+		root.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// walk checks every directory between the root and the file, and the file.
+func (t *target) walk(r Rendered, create bool) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("writing %s: %s", r.Path, fmt.Sprintf(format, args...))
+	}
+	parts := strings.Split(filepath.ToSlash(t.name), "/")
+	for i := range parts[:len(parts)-1] {
+		dir := filepath.Join(parts[:i+1]...)
+		info, err := t.root.Lstat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && create:
+			if err := t.root.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fail("creating %s: %v", dir, err)
+			}
+			continue
+		case errors.Is(err, fs.ErrNotExist):
+			t.root.Close()
+			t.root = nil // nothing further exists: the file would be new
+			return nil
+		case err != nil:
+			return fail("%v", err)
+		case info.Mode()&fs.ModeSymlink != 0:
+			return fail("%s is a symbolic link inside files_root %s; refusing to follow it (make it a directory)", filepath.Join(t.root.Name(), dir), t.root.Name())
+		case !info.IsDir():
+			return fail("%s is not a directory", filepath.Join(t.root.Name(), dir))
+		}
+	}
+	info, err := t.root.Lstat(t.name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fail("%v", err)
+	case info.Mode()&fs.ModeSymlink != 0:
+		return fail("refusing to replace a symbolic link; remove it or choose another path")
+	case !info.Mode().IsRegular():
+		return fail("it exists and is not a regular file")
+	}
+	t.info = info
+	return nil
+}
+
+// holds reports whether the file already has r's content, mode and owner.
+func (t *target) holds(r Rendered) bool {
+	if t.info == nil || t.info.Mode().Perm() != r.Mode.Perm() || t.info.Size() != int64(len(r.Data)) {
+		return false
+	}
+	if r.Owner != nil {
+		st, ok := t.info.Sys().(*syscall.Stat_t)
+		if !ok || int(st.Uid) != r.Owner.UID || int(st.Gid) != r.Owner.GID {
+			return false
+		}
+	}
+	old, err := t.root.ReadFile(t.name)
+	return err == nil && bytes.Equal(old, r.Data)
+}
+
+// syncDir makes the rename durable.
+func (t *target) syncDir() error {
+	d, err := t.root.Open(filepath.Dir(t.name))
 	if err != nil {
 		return err
 	}

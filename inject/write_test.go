@@ -2,6 +2,7 @@ package inject
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -114,4 +115,161 @@ func inode(t *testing.T, path string) uint64 {
 		t.Fatal(err)
 	}
 	return info.Sys().(*syscall.Stat_t).Ino
+}
+
+// TestWriteInsideRoot checks files_root: directories are made inside it,
+// a path outside is refused, and a symbolic link between the root and the
+// file is refused even when it points back inside.
+func TestWriteInsideRoot(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	outside := filepath.Join(base, "outside")
+	os.MkdirAll(outside, 0o700)
+
+	r := Rendered{Path: filepath.Join(root, "a", "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
+	if changed, err := r.Write(); err != nil || !changed {
+		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+	if info, _ := os.Stat(filepath.Join(root, "a")); info.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %v", info.Mode().Perm())
+	}
+
+	for name, target := range map[string]string{"escape": outside, "loop": filepath.Join(root, "a")} {
+		os.Symlink(target, filepath.Join(root, name))
+		r := Rendered{Path: filepath.Join(root, name, "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
+		_, err := r.Write()
+		want := filepath.Join(root, name) + " is a symbolic link inside files_root " + root + "; refusing to follow it"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+		if _, err := r.WouldChange(); err == nil {
+			t.Errorf("%s: dry run accepted the link", name)
+		}
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("wrote outside the root: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a", "b", "b")); err == nil {
+		t.Error("followed the link inside the root")
+	}
+
+	_, err := Rendered{Path: filepath.Join(outside, "x"), Root: root, Mode: 0o400}.Write()
+	if err == nil || !strings.Contains(err.Error(), "outside files_root") {
+		t.Errorf("outside: err = %v", err)
+	}
+	assertNoTemp(t, filepath.Join(root, "a", "b"))
+}
+
+// TestWouldChange checks the dry run: the answer Write would give, and
+// nothing created.
+func TestWouldChange(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	r := Rendered{Path: filepath.Join(root, "new", "dir", "f"), Root: root, Mode: 0o400, Data: []byte("v1")}
+	if would, err := r.WouldChange(); err != nil || !would {
+		t.Fatalf("new file: %v %v", would, err)
+	}
+	if _, err := os.Stat(root); err == nil {
+		t.Fatal("the dry run created a directory")
+	}
+	r.Write()
+	if would, err := r.WouldChange(); err != nil || would {
+		t.Fatalf("same file: %v %v", would, err)
+	}
+	r.Data = []byte("v2")
+	if would, _ := r.WouldChange(); !would {
+		t.Fatal("new content not seen")
+	}
+	if data, _ := os.ReadFile(r.Path); string(data) != "v1" {
+		t.Fatal("the dry run wrote")
+	}
+}
+
+// TestWriteFilesAllOrNothing checks that one file that cannot be written
+// stops the others before anything is written.
+func TestWriteFilesAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "link"))
+	m := &Materialized{Files: []Rendered{
+		{Path: filepath.Join(dir, "good"), Mode: 0o400, Data: []byte("x")},
+		{Path: filepath.Join(dir, "link"), Mode: 0o400, Data: []byte("y")},
+	}}
+	if _, err := m.WriteFiles(); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "good")); err == nil {
+		t.Fatal("a file was written although another could not be")
+	}
+}
+
+// TestWriteOwner gives a file to another user, as root does in a container
+// whose app runs unprivileged. Run as someone else, shroud refuses before
+// writing (see the end-to-end test that runs shroud as nobody).
+func TestWriteOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		r := Rendered{Path: filepath.Join(t.TempDir(), "f"), Mode: 0o400, Owner: &Owner{UID: os.Geteuid() + 1, GID: os.Getegid()}}
+		if _, err := r.Write(); err == nil || !strings.Contains(err.Error(), "only root can give a file to another user") {
+			t.Fatalf("err = %v", err)
+		}
+		return
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	r := Rendered{Path: path, Mode: 0o440, Owner: &Owner{UID: 1234, GID: 5678}, Data: []byte("x")}
+	if changed, err := r.Write(); err != nil || !changed {
+		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+	st := stat(t, path)
+	if st.Uid != 1234 || st.Gid != 5678 {
+		t.Fatalf("owner %d:%d", st.Uid, st.Gid)
+	}
+	if changed, _ := r.Write(); changed {
+		t.Fatal("rewrote an unchanged file")
+	}
+	r.Owner = &Owner{UID: 1234, GID: 1234} // an owner change alone is a change
+	if changed, _ := r.Write(); !changed || stat(t, path).Gid != 1234 {
+		t.Fatal("owner change not written")
+	}
+}
+
+func stat(t *testing.T, path string) *syscall.Stat_t {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Sys().(*syscall.Stat_t)
+}
+
+// TestWriteFailureRemovesTemp makes a real write fail part way (a file size
+// limit, in a child process) and checks that the temporary file is gone and
+// the old file whole.
+func TestWriteFailureRemovesTemp(t *testing.T) {
+	if path := os.Getenv("SHROUD_TEST_WRITE_CHILD"); path != "" {
+		// The child: writes past an 8-byte limit fail with EFBIG (Go
+		// ignores SIGXFSZ).
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 8, Max: 8}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := WriteFile(path, []byte("a new value longer than eight bytes: "+canary), 0o400)
+		if err == nil {
+			t.Fatal("the write succeeded")
+		}
+		os.Stderr.WriteString("CHILD-ERROR: " + err.Error() + "\n")
+		return
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secret")
+	os.WriteFile(path, []byte("old"), 0o400)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWriteFailureRemovesTemp$", "-test.v")
+	cmd.Env = append(os.Environ(), "SHROUD_TEST_WRITE_CHILD="+path)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "CHILD-ERROR: writing "+path+": write ") || !strings.Contains(string(out), "file too large") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), canary) {
+		t.Fatalf("the error shows the value:\n%s", out)
+	}
+	assertNoTemp(t, dir)
+	if data, _ := os.ReadFile(path); string(data) != "old" {
+		t.Fatalf("old file = %q", data)
+	}
 }

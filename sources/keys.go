@@ -137,7 +137,8 @@ func ParseDotenv(data []byte) (map[string][]byte, error) {
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
 	for i := 0; i < len(lines); i++ {
 		lineNo := i + 1
-		line := strings.TrimSpace(lines[i])
+		// Only the left: a quoted value may end its first line with spaces.
+		line := strings.TrimLeft(lines[i], " \t")
 		if line == "" || line[0] == '#' {
 			continue
 		}

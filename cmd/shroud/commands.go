@@ -72,18 +72,25 @@ func run(c *cli.Context) error {
 	return withCode(signal.ExitCode(err), err)
 }
 
-func renderCommand() *cli.Command {
+func renderCommand(stdout io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "render",
 		Usage: "write every file of the config once and exit (init containers, CI)",
 		Description: help(`
-Resolves the references of every [[files]] entry and writes the files
-atomically. Files whose content is unchanged are not touched. Exits 0 when
-every file is written, 1 with every problem listed otherwise.
+Resolves the references of every [[files]] entry (raw values, [files.values]
+and templates, all fetched in one batched plan), renders the files and
+writes them atomically. Files whose content is unchanged are not touched.
+Nothing is written unless every file rendered. Exits 0 when every file is
+written, 1 with every problem listed otherwise.
 
-Example:
-   shroud render --config /etc/shroud/shroud.toml`),
-		Flags:        []cli.Flag{configFlag(true), regionFlag()},
+With --dry-run, writes nothing and prints the files that would change, as
+"PATH (N bytes)" lines; never their content.
+
+Examples:
+   shroud render --config /etc/shroud/shroud.toml
+   shroud render --config shroud.toml --dry-run`),
+		Flags: []cli.Flag{configFlag(true), regionFlag(),
+			&cli.BoolFlag{Name: "dry-run", Usage: "write nothing; print the paths and sizes of the files that would change"}},
 		OnUsageError: usageError(2),
 		Action: func(c *cli.Context) error {
 			spec, opts, err := buildSpec(c)
@@ -93,6 +100,16 @@ Example:
 			spec.Env, spec.Plain = nil, nil // render writes files only
 			m, err := materialize(c.Context, spec, opts)
 			if err != nil {
+				return withCode(1, err)
+			}
+			if c.Bool("dry-run") {
+				changes, err := m.Changes()
+				for _, f := range changes {
+					fmt.Fprintf(stdout, "%s (%d bytes)\n", f.Path, len(f.Data))
+				}
+				if err == nil {
+					slog.Info("dry run: nothing written", "files", len(m.Files), "would_change", len(changes))
+				}
 				return withCode(1, err)
 			}
 			changed, err := m.WriteFiles()
@@ -109,8 +126,10 @@ func checkCommand(stdout io.Writer) *cli.Command {
 		Name:  "check",
 		Usage: "resolve everything and print a table of references, backends, regions and versions (never values)",
 		Description: help(`
-Resolves every reference as run would, writes nothing and runs nothing.
-Exits 0 when all resolve, 1 with every failure listed otherwise.
+Resolves every reference as run would, renders the files' templates and
+checks where they would be written; writes nothing and runs nothing. A file
+has one row per reference it depends on. Exits 0 when all is well, 1 with
+every failure listed otherwise.
 
 Example:
    shroud check --config shroud.toml
@@ -125,10 +144,14 @@ Example:
 			}
 			vals, err := spec.Resolve(c.Context, newResolver(opts))
 			printTable(stdout, spec, vals)
+			m, merr := spec.Materialize(vals) // lists failed references too
+			if merr != nil {
+				return withCode(1, merr)
+			}
 			if err != nil {
 				return withCode(1, err)
 			}
-			if _, err := spec.Materialize(vals); err != nil {
+			if _, err := m.Changes(); err != nil { // files_root, links, owner
 				return withCode(1, err)
 			}
 			return nil
@@ -195,13 +218,16 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 }
 
 // materialize resolves the spec and computes env values and file contents.
+// Materialize reports failed references along with template and other
+// problems, so one run lists them all.
 func materialize(ctx context.Context, spec *inject.Spec, opts backendOptions) (*inject.Materialized, error) {
 	vals, err := spec.Resolve(ctx, newResolver(opts))
-	if err != nil {
-		return nil, err
-	}
 	slog.Debug("resolved", "references", len(vals))
-	return spec.Materialize(vals)
+	m, merr := spec.Materialize(vals)
+	if merr != nil {
+		return nil, merr
+	}
+	return m, err
 }
 
 // printTable lists every target with where its value comes from; never a
@@ -228,7 +254,9 @@ func printTable(w io.Writer, spec *inject.Spec, vals inject.Values) {
 		row("env "+e.Name, e.Ref)
 	}
 	for _, f := range spec.Files {
-		row("file "+f.Path, f.Ref)
+		for _, ref := range f.Refs() { // a row per dependency
+			row("file "+f.Path, ref)
+		}
 	}
 	tw.Flush()
 }

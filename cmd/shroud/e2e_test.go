@@ -366,8 +366,10 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 1+4+1+2 {
-		t.Fatalf("want a header and 7 rows:\n%s", r.stdout)
+	// 4 env vars, EXTRA, 2 raw files, and a row per reference of the
+	// templated DSN (4) and of the .env file (4).
+	if len(lines) != 1+4+1+2+4+4 {
+		t.Fatalf("want a header and 15 rows:\n%s", r.stdout)
 	}
 	if f := strings.Fields(lines[0]); strings.Join(f, " ") != "TARGET REFERENCE BACKEND REGION VERSION STATUS" {
 		t.Errorf("header = %q", lines[0])
@@ -390,7 +392,7 @@ func TestGetAndRender(t *testing.T) {
 		t.Fatalf("get: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = shroud(t, dir, nil, "render", "--config", "shroud.toml")
-	if r.code != 0 || strings.Count(r.stderr, "file rendered") != 2 || !strings.Contains(r.stderr, "changed=true") {
+	if r.code != 0 || strings.Count(r.stderr, "file rendered") != 4 || !strings.Contains(r.stderr, "changed=true") {
 		t.Fatalf("render: exit %d stderr %q", r.code, r.stderr)
 	}
 	info, err := os.Stat(filepath.Join(dir, "run", "db-password"))

@@ -110,7 +110,7 @@ Example:
 		OnUsageError:   usageError(2),
 		Commands: []*cli.Command{
 			runCommand(),
-			renderCommand(),
+			renderCommand(stdout),
 			checkCommand(stdout),
 			getCommand(stdout),
 			{

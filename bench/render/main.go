@@ -1,0 +1,153 @@
+// Command render measures what templates and [files.values] formats cost,
+// against the same 30 secrets written as 30 raw files, measured in the same
+// run so that machine noise hits all alike.
+//
+// It builds shroud as a release would, writes four configs that read one
+// JSON file of 30 keys:
+//
+//	raw        30 [[files]] with value_from (the baseline)
+//	values     1 dotenv file with 30 [files.values]
+//	template   1 template with 30 secret calls
+//	templates  30 [[files]], each a template with one secret call
+//
+// then runs "shroud render --config X" for each, interleaved, and prints
+// the medians of the whole process (files unchanged after the first run, as
+// in a steady state) and of Spec.Materialize in process, each with its
+// ratio to raw.
+//
+//	go run ./bench/render [-n 200]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/sources"
+)
+
+const secrets = 30
+
+func main() {
+	n := flag.Int("n", 200, "runs of each command")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "shroud-bench-render-")
+	check(err)
+	defer os.RemoveAll(dir)
+	shroud := filepath.Join(dir, "shroud")
+	out, err := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", shroud, "./cmd/shroud").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building shroud: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	configs := writeConfigs(dir)
+
+	names := []string{"raw", "values", "template", "templates"}
+	times := map[string][]time.Duration{}
+	for i := 0; i < *n+5; i++ {
+		for _, name := range names {
+			start := time.Now()
+			cmd := exec.Command(shroud, "--log-level", "warn", "render", "--config", configs[name])
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n%s", name, err, out)
+				os.Exit(1)
+			}
+			if i >= 5 { // warm-up, and the first run writes the files
+				times[name] = append(times[name], time.Since(start))
+			}
+		}
+	}
+
+	fmt.Printf("shroud render, whole process, median of %d runs (files unchanged):\n", *n)
+	base := median(times["raw"])
+	for _, name := range names {
+		m := median(times[name])
+		fmt.Printf("  %-10s %8.2f ms  %5.2fx raw\n", name, ms(m), float64(m)/float64(base))
+	}
+
+	fmt.Printf("\nSpec.Materialize in process (values resolved once), ns/op:\n")
+	var inBase float64
+	for _, name := range names {
+		ns := materializeCost(configs[name])
+		if name == "raw" {
+			inBase = ns
+		}
+		fmt.Printf("  %-10s %10.0f ns  %5.2fx raw\n", name, ns, ns/inBase)
+	}
+}
+
+// writeConfigs writes the secret file and the four configs.
+func writeConfigs(dir string) map[string]string {
+	var obj, raw, values, tmpl, tmpls strings.Builder
+	obj.WriteString("{")
+	values.WriteString("[[files]]\npath = \"out/values/app.env\"\nformat = \"dotenv\"\n[files.values]\n")
+	tmpl.WriteString("[[files]]\npath = \"out/template/app.conf\"\ntemplate = '''\n")
+	for i := range secrets {
+		if i > 0 {
+			obj.WriteString(",")
+		}
+		fmt.Fprintf(&obj, `"k%d":"value-%d-with some text to copy"`, i, i)
+		ref := fmt.Sprintf("file:secrets.json#k%d", i)
+		fmt.Fprintf(&raw, "[[files]]\npath = \"out/raw/k%d\"\nvalue_from = %q\n", i, ref)
+		fmt.Fprintf(&values, "K%d = %q\n", i, ref)
+		fmt.Fprintf(&tmpl, "k%d = {{ secret %q | quote }}\n", i, ref)
+		fmt.Fprintf(&tmpls, "[[files]]\npath = \"out/templates/k%d.conf\"\ntemplate = '''k%d = {{ secret %q | quote }}'''\n", i, i, ref)
+	}
+	obj.WriteString("}")
+	tmpl.WriteString("'''\n")
+	check(os.WriteFile(filepath.Join(dir, "secrets.json"), []byte(obj.String()), 0o600))
+	configs := map[string]string{}
+	for name, text := range map[string]string{"raw": raw.String(), "values": values.String(), "template": tmpl.String(), "templates": tmpls.String()} {
+		configs[name] = filepath.Join(dir, name+".toml")
+		check(os.WriteFile(configs[name], []byte(text), 0o600))
+	}
+	return configs
+}
+
+// materializeCost is the median ns/op of Spec.Materialize over values
+// resolved once: rendering alone, no file system.
+func materializeCost(config string) float64 {
+	cfg, err := inject.LoadConfig(config)
+	check(err)
+	spec, err := inject.NewSpec(inject.SpecInput{Config: cfg})
+	check(err)
+	vals, err := spec.Resolve(context.Background(), sources.NewResolver())
+	check(err)
+	var runs []float64
+	for range 5 {
+		r := testing.Benchmark(func(b *testing.B) {
+			for b.Loop() {
+				if _, err := spec.Materialize(vals); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		runs = append(runs, float64(r.NsPerOp()))
+	}
+	slices.Sort(runs)
+	return runs[len(runs)/2]
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
