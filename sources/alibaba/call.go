@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	kms "github.com/alibabacloud-go/kms-20160120/v3/client"
 	"github.com/alibabacloud-go/tea/tea"
 
 	"github.com/shroud-dev/shroud/sources"
@@ -42,12 +43,13 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// call runs one API call with retries: throttling, 5xx answers and network
-// errors are retried with exponential backoff and full jitter until
-// MaxAttempts or the context's deadline. The SDK takes no context, so a call
-// runs in its own goroutine and is abandoned, bounded by CallTimeout, when
-// the deadline passes first.
-func call[T any](ctx context.Context, s *Source, action string, fn func() (T, error)) (T, error) {
+// call runs one API call with a client of the pool, with retries:
+// throttling, 5xx answers and network errors are retried with exponential
+// backoff and full jitter until MaxAttempts or the context's deadline. The
+// SDK takes no context, so a call runs in its own goroutine and is
+// abandoned, bounded by CallTimeout, when the deadline passes first; the
+// client returns to the pool when its call is done.
+func call[T any](ctx context.Context, s *Source, clients *pool, action string, fn func(*kms.Client) (T, error)) (T, error) {
 	var zero T
 	for attempt := 1; ; attempt++ {
 		type result struct {
@@ -56,7 +58,13 @@ func call[T any](ctx context.Context, s *Source, action string, fn func() (T, er
 		}
 		done := make(chan result, 1)
 		go func() {
-			v, err := fn()
+			c, err := clients.get()
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			defer clients.put(c)
+			v, err := fn(c)
 			done <- result{v, err}
 		}()
 		var err error

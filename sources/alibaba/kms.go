@@ -76,7 +76,7 @@ type Options struct {
 }
 
 // Source reads KMS secrets. It is safe for concurrent use. Clients are
-// created on first use, one per region, and reused.
+// created on first use, per region, and reused.
 type Source struct {
 	opts    Options
 	region  string
@@ -86,8 +86,8 @@ type Source struct {
 	cred     *credential
 	credErr  error
 
-	mu      sync.Mutex
-	clients map[string]*kms.Client
+	mu    sync.Mutex
+	pools map[string]*pool // by region
 
 	// listDenied is set once ListSecretVersionIds is refused: a policy that
 	// grants only kms:GetSecretValue is polled with GetSecretValue.
@@ -112,7 +112,7 @@ func New(opts Options) *Source {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = DefaultMaxAttempts
 	}
-	return &Source{opts: opts, region: opts.Region, backoff: fullJitter, clients: map[string]*kms.Client{}}
+	return &Source{opts: opts, region: opts.Region, backoff: fullJitter, pools: map[string]*pool{}}
 }
 
 // Fetch reads each reference with GetSecretValue, several at a time. The
@@ -147,7 +147,7 @@ func (s *Source) each(ctx context.Context, refs []sources.Ref, one func(context.
 }
 
 func (s *Source) fetch(ctx context.Context, ref sources.Ref) sources.Result {
-	region, client, err := s.clientFor(ref)
+	region, clients, err := s.clientsFor(ref)
 	if err != nil {
 		return sources.Result{Value: sources.Value{Region: region}, Err: err}
 	}
@@ -160,8 +160,8 @@ func (s *Source) fetch(ctx context.Context, ref sources.Ref) sources.Result {
 	} else {
 		req.VersionStage = tea.String(stageOf(ref))
 	}
-	resp, err := call(ctx, s, "GetSecretValue", func() (*kms.GetSecretValueResponse, error) {
-		return client.GetSecretValueWithOptions(req, s.runtime())
+	resp, err := call(ctx, s, clients, "GetSecretValue", func(c *kms.Client) (*kms.GetSecretValueResponse, error) {
+		return c.GetSecretValueWithOptions(req, s.runtime())
 	})
 	if err != nil {
 		return fail(s.explain(err, ref, region))
@@ -187,7 +187,7 @@ func (s *Source) fetch(ctx context.Context, ref sources.Ref) sources.Result {
 }
 
 func (s *Source) version(ctx context.Context, ref sources.Ref) sources.Result {
-	region, client, err := s.clientFor(ref)
+	region, clients, err := s.clientsFor(ref)
 	if err != nil {
 		return sources.Result{Value: sources.Value{Region: region}, Err: err}
 	}
@@ -195,7 +195,7 @@ func (s *Source) version(ctx context.Context, ref sources.Ref) sources.Result {
 		return sources.Result{Value: sources.Value{Version: ref.VersionID, Region: region}}
 	}
 	if !s.listDenied.Load() {
-		v, err := s.listVersion(ctx, client, ref)
+		v, err := s.listVersion(ctx, clients, ref)
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Code == "Forbidden.NoPermission" {
 			s.listDenied.Store(true)
@@ -212,12 +212,12 @@ func (s *Source) version(ctx context.Context, ref sources.Ref) sources.Result {
 }
 
 // listVersion finds the version that carries ref's stage.
-func (s *Source) listVersion(ctx context.Context, client *kms.Client, ref sources.Ref) (string, error) {
+func (s *Source) listVersion(ctx context.Context, clients *pool, ref sources.Ref) (string, error) {
 	stage := stageOf(ref)
 	for page := int32(1); ; page++ {
 		req := &kms.ListSecretVersionIdsRequest{SecretName: tea.String(ref.ID), PageNumber: tea.Int32(page), PageSize: tea.Int32(100)}
-		resp, err := call(ctx, s, "ListSecretVersionIds", func() (*kms.ListSecretVersionIdsResponse, error) {
-			return client.ListSecretVersionIdsWithOptions(req, s.runtime())
+		resp, err := call(ctx, s, clients, "ListSecretVersionIds", func(c *kms.Client) (*kms.ListSecretVersionIdsResponse, error) {
+			return c.ListSecretVersionIdsWithOptions(req, s.runtime())
 		})
 		if err != nil {
 			return "", err
@@ -268,9 +268,9 @@ func (s *Source) runtime() *util.RuntimeOptions {
 	return &util.RuntimeOptions{Autoretry: tea.Bool(false)}
 }
 
-// clientFor returns the region a reference is read in and that region's
-// client, creating it on first use.
-func (s *Source) clientFor(ref sources.Ref) (string, *kms.Client, error) {
+// clientsFor returns the region a reference is read in and that region's
+// clients, setting them up on first use.
+func (s *Source) clientsFor(ref sources.Ref) (string, *pool, error) {
 	region := ref.Region
 	if region == "" {
 		region = s.region
@@ -280,12 +280,26 @@ func (s *Source) clientFor(ref sources.Ref) (string, *kms.Client, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c := s.clients[region]; c != nil {
-		return region, c, nil
+	if p := s.pools[region]; p != nil {
+		return region, p, nil
 	}
-	cred, err := s.credential()
+	cfg, err := s.config(region)
 	if err != nil {
 		return region, nil, err
+	}
+	p, err := newPool(cfg, parallel)
+	if err != nil {
+		return region, nil, fmt.Errorf("creating the KMS client for %s: %v", region, err)
+	}
+	s.pools[region] = p
+	return region, p, nil
+}
+
+// config is the SDK configuration of one region's clients.
+func (s *Source) config(region string) (*openapi.Config, error) {
+	cred, err := s.credential()
+	if err != nil {
+		return nil, err
 	}
 	cfg := &openapi.Config{
 		RegionId:       tea.String(region),
@@ -301,30 +315,73 @@ func (s *Source) clientFor(ref sources.Ref) (string, *kms.Client, error) {
 	if endpoint == "" && region == s.region {
 		endpoint = s.opts.Endpoint
 	}
-	if endpoint != "" {
-		scheme, host, err := ParseEndpoint(endpoint)
-		if err != nil {
-			return region, nil, err
-		}
-		cfg.Endpoint, cfg.Protocol = tea.String(host), tea.String(scheme)
-		if s.opts.CAFile != "" && scheme == "https" {
-			pem, err := os.ReadFile(s.opts.CAFile)
-			if err != nil {
-				return region, nil, fmt.Errorf("[alibaba] ca_file: %w", err)
-			}
-			if !strings.Contains(string(pem), "-----BEGIN CERTIFICATE-----") {
-				return region, nil, fmt.Errorf("[alibaba] ca_file %s holds no PEM certificate", s.opts.CAFile)
-			}
-			cfg.Ca = tea.String(string(pem))
-		}
+	if endpoint == "" {
+		return cfg, nil // the SDK's regional endpoint
 	}
-	c, err := kms.NewClient(cfg)
+	scheme, host, err := ParseEndpoint(endpoint)
 	if err != nil {
-		return region, nil, fmt.Errorf("creating the KMS client for %s: %v", region, err)
+		return nil, err
 	}
-	s.clients[region] = c
-	return region, c, nil
+	cfg.Endpoint, cfg.Protocol = tea.String(host), tea.String(scheme)
+	if s.opts.CAFile != "" && scheme == "https" {
+		pem, err := os.ReadFile(s.opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("[alibaba] ca_file: %w", err)
+		}
+		if !strings.Contains(string(pem), "-----BEGIN CERTIFICATE-----") {
+			return nil, fmt.Errorf("[alibaba] ca_file %s holds no PEM certificate", s.opts.CAFile)
+		}
+		cfg.Ca = tea.String(string(pem))
+	}
+	return cfg, nil
 }
+
+// pool lends a region's clients, one per call in flight. The SDK's clients
+// are not safe for concurrent calls: darabonba-openapi writes the client on
+// every call (GetRpcHeaders), and tea shares one http.Client per endpoint
+// and timeout, whose Timeout it sets on every call. So each pooled client
+// has its own read timeout, a millisecond apart, which gives it its own
+// http.Client, and serves one call at a time.
+type pool struct {
+	slots chan *kms.Client // nil: not created yet
+	cfg   openapi.Config
+	made  atomic.Int32
+}
+
+func newPool(cfg *openapi.Config, size int) (*pool, error) {
+	p := &pool{slots: make(chan *kms.Client, size), cfg: *cfg}
+	first, err := p.create() // reports a bad configuration now
+	if err != nil {
+		return nil, err
+	}
+	p.slots <- first
+	for range size - 1 {
+		p.slots <- nil
+	}
+	return p, nil
+}
+
+func (p *pool) create() (*kms.Client, error) {
+	cfg := p.cfg
+	cfg.ReadTimeout = tea.Int(tea.IntValue(cfg.ReadTimeout) + int(p.made.Add(1)) - 1)
+	return kms.NewClient(&cfg)
+}
+
+// get waits for a free client.
+func (p *pool) get() (*kms.Client, error) {
+	c := <-p.slots
+	if c != nil {
+		return c, nil
+	}
+	c, err := p.create()
+	if err != nil {
+		p.slots <- nil
+		return nil, err
+	}
+	return c, nil
+}
+
+func (p *pool) put(c *kms.Client) { p.slots <- c }
 
 // ParseEndpoint splits an endpoint setting into the protocol and the
 // host[:port] the SDK wants. A bare host means HTTPS; a URL may say http

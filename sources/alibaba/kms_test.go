@@ -404,7 +404,7 @@ func TestLazy(t *testing.T) {
 	// New does nothing observable: no credentials, no client, no call.
 	before := fmt.Sprint(cloud.Calls("GetSecretValue"), cloud.Calls("AssumeRoleWithOIDC"), cloud.Calls("metadata:token"))
 	src := New(Options{Region: home, CAFile: "/nonexistent", Credentials: Credentials{Type: "rrsa"}})
-	if src.cred != nil || len(src.clients) != 0 {
+	if src.cred != nil || len(src.pools) != 0 {
 		t.Fatal("New set something up")
 	}
 	if after := fmt.Sprint(cloud.Calls("GetSecretValue"), cloud.Calls("AssumeRoleWithOIDC"), cloud.Calls("metadata:token")); after != before {
