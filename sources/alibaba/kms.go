@@ -197,14 +197,16 @@ func (s *Source) version(ctx context.Context, ref sources.Ref) sources.Result {
 	if !s.listDenied.Load() {
 		v, err := s.listVersion(ctx, clients, ref)
 		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Code == "Forbidden.NoPermission" {
-			s.listDenied.Store(true)
-		} else {
-			if err != nil {
-				return sources.Result{Value: sources.Value{Region: region}, Err: s.explain(err, ref, region)}
-			}
+		switch {
+		case err == nil:
 			return sources.Result{Value: sources.Value{Version: v, Region: region}}
+		case !errors.As(err, &apiErr) || retryable(err):
+			return sources.Result{Value: sources.Value{Region: region}, Err: s.explain(err, ref, region)}
+		case apiErr.Code == "Forbidden.NoPermission":
+			s.listDenied.Store(true)
 		}
+		// Refused or not found: GetSecretValue decides, and its error is
+		// the one a person can act on.
 	}
 	res := s.fetch(ctx, ref)
 	res.Value.Data = nil // versions only: values are read by Fetch
