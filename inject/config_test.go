@@ -238,8 +238,8 @@ access_key_id = "LTAI"
 		}
 	}
 	for text, want := range map[string]string{
-		"[alibaba]\ncredentials = \"vault\"\n":                              `shroud.toml:2: [alibaba] credentials "vault": want default, env, sts, ram_role_arn, rrsa, ecs_ram_role or profile`,
-		"[alibaba]\nca_file = \"ca.pem\"\n":                                 `shroud.toml:2: [alibaba] ca_file applies to endpoint and endpoints, and neither is set`,
+		"[alibaba]\ncredentials = \"vault\"\n":                               `shroud.toml:2: [alibaba] credentials "vault": want default, env, sts, ram_role_arn, rrsa, ecs_ram_role or profile`,
+		"[alibaba]\nca_file = \"ca.pem\"\n":                                  `shroud.toml:2: [alibaba] ca_file applies to endpoint and endpoints, and neither is set`,
 		"[alibaba]\ncredentials = \"rrsa\"\nrole_arn = \"arn:aws:iam::1\"\n": `shroud.toml:3: [alibaba] role_arn "arn:aws:iam::1" is not a RAM role ARN`,
 	} {
 		if _, err := parse(t, text); err == nil || !strings.Contains(err.Error(), want) {
