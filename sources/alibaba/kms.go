@@ -8,6 +8,7 @@
 package alibaba
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -187,12 +188,12 @@ func (s *Source) fetch(ctx context.Context, ref sources.Ref) sources.Result {
 }
 
 func (s *Source) version(ctx context.Context, ref sources.Ref) sources.Result {
+	if ref.VersionID != "" && (ref.Region != "" || s.region != "") {
+		return sources.Result{Value: sources.Value{Version: ref.VersionID, Region: cmp.Or(ref.Region, s.region)}}
+	}
 	region, clients, err := s.clientsFor(ref)
 	if err != nil {
 		return sources.Result{Value: sources.Value{Region: region}, Err: err}
-	}
-	if ref.VersionID != "" {
-		return sources.Result{Value: sources.Value{Version: ref.VersionID, Region: region}}
 	}
 	if !s.listDenied.Load() {
 		v, err := s.listVersion(ctx, clients, ref)
@@ -273,10 +274,7 @@ func (s *Source) runtime() *util.RuntimeOptions {
 // clientsFor returns the region a reference is read in and that region's
 // clients, setting them up on first use.
 func (s *Source) clientsFor(ref sources.Ref) (string, *pool, error) {
-	region := ref.Region
-	if region == "" {
-		region = s.region
-	}
+	region := cmp.Or(ref.Region, s.region)
 	if region == "" {
 		return "", nil, errors.New("no default Alibaba Cloud region for kms: names: set [alibaba] region in the config or ALIBABA_CLOUD_REGION_ID, or use the full ARN acs:kms:REGION:ACCOUNT:secret/NAME")
 	}
