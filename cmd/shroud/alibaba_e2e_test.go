@@ -262,6 +262,16 @@ value_from = "kms:acs/ecs/i-big/root"
 		}
 	}
 	noKMSCanary(t, "errors", r.stdout, r.stderr, c.stdout, c.stderr)
+	for _, args := range [][]string{
+		{"--log-level", "debug", "--log-format", "json", "run", "--config", "shroud.toml", "--", "true"},
+		{"--log-level", "debug", "render", "--config", "shroud.toml"},
+	} {
+		r := shroud(t, dir, envAK, args...)
+		if r.code == 0 {
+			t.Errorf("shroud %v succeeded", args)
+		}
+		noKMSCanary(t, fmt.Sprint(args), r.stdout, r.stderr)
+	}
 
 	// No default region anywhere: the error says where to set one.
 	write(t, dir, "noregion.toml", "[[secrets]]\nname = \"X\"\nvalue_from = \"kms:prod/db\"\n")
