@@ -204,6 +204,45 @@ func TestKMSCheck(t *testing.T) {
 	}
 }
 
+// TestKMSInstanceEndpoint: a KMS instance endpoint over HTTPS, trusted
+// through ca_file (relative to the config) and nothing else.
+func TestKMSInstanceEndpoint(t *testing.T) {
+	fake := kmsCloud(t)
+	dir := t.TempDir()
+	if _, err := fake.CAFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "shroud.toml", fmt.Sprintf(`[alibaba]
+region = "cn-hangzhou"
+endpoint = %q
+ca_file = "kmsfake-ca.pem"
+credentials = "env"
+[[secrets]]
+name = "DB_USER"
+value_from = "kms:prod/db:AccountName"
+`, fake.TLSURL()))
+	r := shroud(t, dir, envAK, "check", "--config", "shroud.toml")
+	if r.code != 0 || !strings.Contains(r.stdout, "kms:prod/db:AccountName  kms      cn-hangzhou  v2") {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Without the CA the instance's certificate is refused.
+	write(t, dir, "shroud.toml", strings.Replace(readFile(t, filepath.Join(dir, "shroud.toml")), "ca_file", "# ca_file", 1))
+	r = shroud(t, dir, envAK, "check", "--config", "shroud.toml")
+	if r.code != 1 || !strings.Contains(r.stderr, "certificate signed by unknown authority") {
+		t.Fatalf("without ca_file: exit %d: %s", r.code, r.stderr)
+	}
+	noKMSCanary(t, "instance", r.stdout, r.stderr)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 // TestKMSErrors: every failure at once, each with reference, backend,
 // region and the API's code; exit 125 from run with no child and no file.
 func TestKMSErrors(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -138,7 +140,8 @@ func (s *Server) listen(region string, useTLS bool) (string, error) {
 		return "", err
 	}
 	addr := ln.Addr().String()
-	srv := &http.Server{Handler: s.handler(region), ReadHeaderTimeout: 10 * time.Second}
+	// Handshakes that clients refuse are expected in tests: not logged.
+	srv := &http.Server{Handler: s.handler(region), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	scheme := "http"
 	if useTLS {
 		scheme = "https"

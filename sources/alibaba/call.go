@@ -2,6 +2,7 @@ package alibaba
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,8 +114,9 @@ func retryable(err error) bool {
 		return apiErr.Status >= 500 || strings.Contains(apiErr.Code, "Throttling") || apiErr.Code == "ServiceUnavailable"
 	}
 	var credErr *CredentialError
-	if errors.As(err, &credErr) {
-		return false
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &credErr) || errors.As(err, &certErr) {
+		return false // will not heal by itself
 	}
 	var netErr net.Error
 	var urlErr *url.Error

@@ -95,6 +95,8 @@ type Source struct {
 	listDenied atomic.Bool
 }
 
+var _ sources.Versioner = (*Source)(nil)
+
 // New returns a Source. It does no I/O: credentials and clients are set up
 // when the first reference is fetched.
 func New(opts Options) *Source {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alibabacloud-go/tea/tea"
+
 	"github.com/shroud-dev/shroud/internal/kmsfake"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -412,5 +414,40 @@ func TestLazy(t *testing.T) {
 	}
 	if after := fmt.Sprint(cloud.Calls("GetSecretValue"), cloud.Calls("AssumeRoleWithOIDC"), cloud.Calls("metadata:token")); after != before {
 		t.Fatal("New called the cloud")
+	}
+}
+
+// TestRegionalEndpoints: without an override, the SDK's regional endpoint,
+// or its VPC variant; overrides per region. No call is made.
+func TestRegionalEndpoints(t *testing.T) {
+	envKeys(t)
+	endpoint := func(opts Options, ref string) string {
+		t.Helper()
+		_, p, err := New(opts).clientsFor(parse(t, ref)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := p.get()
+		defer p.put(c)
+		return strings.ToLower(tea.StringValue(c.Protocol)) + "://" + tea.StringValue(c.Endpoint)
+	}
+	for _, tc := range []struct {
+		opts      Options
+		ref, want string
+	}{
+		{Options{Region: home}, "kms:x", "://kms.cn-hangzhou.aliyuncs.com"},
+		{Options{Region: home, VPC: true}, "kms:x", "://kms-vpc.cn-hangzhou.aliyuncs.com"},
+		{Options{Region: home, VPC: true}, "acs:kms:cn-beijing:1:secret/x", "://kms-vpc.cn-beijing.aliyuncs.com"},
+		{Options{Region: home, Endpoint: "kst-a.cryptoservice.kms.aliyuncs.com"}, "kms:x", "https://kst-a.cryptoservice.kms.aliyuncs.com"},
+		{Options{Region: home, Endpoint: "kst-a.cryptoservice.kms.aliyuncs.com"}, "acs:kms:cn-beijing:1:secret/x", "://kms.cn-beijing.aliyuncs.com"},
+		{Options{Region: home, Endpoints: map[string]string{"cn-beijing": "http://127.0.0.1:9"}}, "acs:kms:cn-beijing:1:secret/x", "http://127.0.0.1:9"},
+	} {
+		if got := endpoint(tc.opts, tc.ref); !strings.HasSuffix(got, tc.want) {
+			t.Errorf("%+v %s: endpoint %s, want %s", tc.opts, tc.ref, got, tc.want)
+		}
+	}
+	t.Setenv("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED", "true")
+	if got := endpoint(Options{Region: home}, "kms:x"); got != "://kms-vpc.cn-hangzhou.aliyuncs.com" {
+		t.Errorf("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED: endpoint %s", got)
 	}
 }
