@@ -69,6 +69,7 @@ type Server struct {
 	denied    map[string]bool // region+"/"+name, or "action:"+Action
 	throttle  int             // next KMS calls answered Rejected.Throttling
 	failures  []int           // next KMS calls answered with these 5xx codes
+	malformed int             // next GetSecretValue answers cut short
 	latency   time.Duration
 
 	oidcRoles  map[string]string // role ARN -> OIDC provider ARN
@@ -290,6 +291,14 @@ func (s *Server) FailNext(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, statuses...)
+}
+
+// MalformNext cuts the next n GetSecretValue answers short, mid-value: a
+// client must not quote what it could not parse.
+func (s *Server) MalformNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.malformed = n
 }
 
 // Deny makes KMS answer Forbidden.NoPermission for the secret name in

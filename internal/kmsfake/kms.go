@@ -176,7 +176,18 @@ func (s *Server) getSecretValue(w http.ResponseWriter, r *http.Request, region, 
 		cfg, _ := json.Marshal(map[string]any{"SecretSubType": sec.subType, "CustomData": map[string]any{}})
 		resp["ExtendedConfig"] = string(cfg)
 	}
+	cut := s.malformed > 0
+	if cut {
+		s.malformed--
+	}
 	s.mu.Unlock()
+	if cut {
+		body, _ := json.Marshal(resp)
+		i := strings.Index(string(body), `"SecretData":"`) + len(`"SecretData":"`) + len(data)/2
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		w.Write(body[:i])
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 

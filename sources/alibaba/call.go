@@ -129,7 +129,7 @@ func retryable(err error) bool {
 func apiError(action string, err error) error {
 	var sdkErr *tea.SDKError
 	if !errors.As(err, &sdkErr) || sdkErr.Code == nil {
-		return err
+		return opaque(action, err)
 	}
 	e := &APIError{Action: action, Code: tea.StringValue(sdkErr.Code), Status: tea.IntValue(sdkErr.StatusCode)}
 	var data struct{ Message, RequestId string }
@@ -137,6 +137,21 @@ func apiError(action string, err error) error {
 		e.Message, e.RequestID = data.Message, data.RequestId
 	}
 	return e
+}
+
+// opaque keeps errors that cannot hold a response body (network, TLS,
+// credentials) and replaces any other: a decoding error of the SDK's JSON
+// parser quotes the text around the fault, which may be the secret value.
+func opaque(action string, err error) error {
+	var (
+		urlErr  *url.Error
+		netErr  net.Error
+		credErr *CredentialError
+	)
+	if errors.As(err, &urlErr) || errors.As(err, &netErr) || errors.As(err, &credErr) {
+		return err
+	}
+	return fmt.Errorf("KMS %s: the answer could not be decoded (the decoder's message is not shown: it may quote the value)", action)
 }
 
 // explain adds what a person needs to fix the most common failures.

@@ -451,3 +451,21 @@ func TestRegionalEndpoints(t *testing.T) {
 		t.Errorf("ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED: endpoint %s", got)
 	}
 }
+
+// TestMalformedAnswer: an answer that is not valid JSON is an error that
+// quotes nothing of it.
+func TestMalformedAnswer(t *testing.T) {
+	envKeys(t)
+	cloud.Put(home, "malformed/x", []byte(`{"password":"`+canary+canary+`"}`))
+	cloud.MalformNext(1)
+	res := newSource(Options{}).Fetch(context.Background(), parse(t, "kms:malformed/x"))
+	if res[0].Err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.Contains(res[0].Err.Error(), "KMS GetSecretValue: the answer could not be decoded") {
+		t.Errorf("err = %v", res[0].Err)
+	}
+	if strings.Contains(res[0].Err.Error(), canary[:8]) || strings.Contains(res[0].Err.Error(), "password") {
+		t.Fatalf("error quotes the answer: %v", res[0].Err)
+	}
+}
