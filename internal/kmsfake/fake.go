@@ -58,19 +58,20 @@ type Server struct {
 
 	ca *authority
 
-	mu        sync.Mutex
-	region    string                        // served by URL and TLSURL
-	listeners map[string]string             // "127.0.0.1:port" -> region
-	servers   []*http.Server                // closed by Close
-	secrets   map[string]map[string]*secret // region -> name -> secret
-	keys      map[string]*accessKey         // AccessKey ID -> key
-	nonces    map[string]bool
-	calls     map[string]int
-	denied    map[string]bool // region+"/"+name, or "action:"+Action
-	throttle  int             // next KMS calls answered Rejected.Throttling
-	failures  []int           // next KMS calls answered with these 5xx codes
-	malformed int             // next GetSecretValue answers cut short
-	latency   time.Duration
+	mu         sync.Mutex
+	region     string                        // served by URL and TLSURL
+	listeners  map[string]string             // "127.0.0.1:port" -> region, for proxied requests
+	regionURLs map[string]string             // region -> its plain HTTP endpoint
+	servers    []*http.Server                // closed by Close
+	secrets    map[string]map[string]*secret // region -> name -> secret
+	keys       map[string]*accessKey         // AccessKey ID -> key
+	nonces     map[string]bool
+	calls      map[string]int
+	denied     map[string]bool // region+"/"+name, or "action:"+Action
+	throttle   int             // next KMS calls answered Rejected.Throttling
+	failures   []int           // next KMS calls answered with these 5xx codes
+	malformed  int             // next GetSecretValue answers cut short
+	latency    time.Duration
 
 	oidcRoles  map[string]string // role ARN -> OIDC provider ARN
 	oidcTokens map[string]bool   // tokens the OIDC provider accepts
@@ -112,6 +113,7 @@ func New(region string) (*Server, error) {
 		ca:         ca,
 		region:     region,
 		listeners:  map[string]string{},
+		regionURLs: map[string]string{},
 		secrets:    map[string]map[string]*secret{},
 		keys:       map[string]*accessKey{},
 		nonces:     map[string]bool{},
@@ -127,6 +129,7 @@ func New(region string) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.regionURLs[region] = s.url
 	if s.tlsURL, err = s.listen(region, true); err != nil {
 		s.Close()
 		return nil, err
@@ -187,17 +190,21 @@ func (s *Server) TLSURL() string { return s.tlsURL }
 // endpoint, as the real regional endpoints do.
 func (s *Server) RegionURL(region string) string {
 	s.mu.Lock()
-	for addr, r := range s.listeners {
-		if r == region && "http://"+addr != s.tlsURL {
-			s.mu.Unlock()
-			return "http://" + addr
-		}
-	}
+	u, ok := s.regionURLs[region]
 	s.mu.Unlock()
+	if ok {
+		return u
+	}
 	u, err := s.listen(region, false)
 	if err != nil {
 		panic(fmt.Sprintf("kmsfake: listening for %s: %v", region, err))
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first, ok := s.regionURLs[region]; ok {
+		return first // another caller won the race; its URL stays the one
+	}
+	s.regionURLs[region] = u
 	return u
 }
 
