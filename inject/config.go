@@ -8,12 +8,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/hashicorp/go-multierror"
@@ -28,6 +32,8 @@ type Config struct {
 	Region  string       `toml:"region"`
 	Secrets []SecretSpec `toml:"secrets"`
 	Files   []FileSpec   `toml:"files"`
+	// Alibaba configures the Alibaba Cloud KMS backend.
+	Alibaba AlibabaConfig `toml:"alibaba"`
 
 	// FilesRoot, when set, is the only directory files may be written in.
 	FilesRoot string `toml:"files_root"`
@@ -35,6 +41,8 @@ type Config struct {
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
 	path string
+	// src is the file's text, for the line of a key in errors.
+	src []byte
 	// lines maps an array-of-tables name ("secrets") to the line of each of
 	// its [[headers]], so errors can point at the entry.
 	lines map[string][]int
@@ -65,6 +73,44 @@ type FileSpec struct {
 	layout fileLayout
 }
 
+// AlibabaConfig is the [alibaba] table: where KMS is reached and where
+// credentials come from. It has no place for an AccessKey: keys come from
+// the environment or the credentials file, and RRSA or an instance RAM role
+// need none.
+type AlibabaConfig struct {
+	// Region is the default region of kms: names; else ALIBABA_CLOUD_REGION_ID.
+	Region string `toml:"region"`
+	// Endpoint replaces the default region's KMS endpoint: a host (a KMS
+	// instance endpoint) or a URL.
+	Endpoint string `toml:"endpoint"`
+	// Endpoints replaces other regions' endpoints, by region ID.
+	Endpoints map[string]string `toml:"endpoints"`
+	// CAFile is the PEM CA bundle for HTTPS to Endpoint and Endpoints.
+	CAFile string `toml:"ca_file"`
+	// VPC selects the kms-vpc.REGION.aliyuncs.com endpoints.
+	VPC bool `toml:"vpc"`
+	// Credentials is default, env, sts, ram_role_arn, rrsa, ecs_ram_role or
+	// profile.
+	Credentials     string `toml:"credentials"`
+	Profile         string `toml:"profile"`
+	RoleARN         string `toml:"role_arn"`
+	RoleSessionName string `toml:"role_session_name"`
+	ECSRoleName     string `toml:"ecs_role_name"`
+	STSEndpoint     string `toml:"sts_endpoint"`
+	// Timeout bounds all KMS fetches of one resolve; CallTimeout one call.
+	Timeout     string `toml:"timeout"`
+	CallTimeout string `toml:"call_timeout"`
+}
+
+// AlibabaCAFile is [alibaba] ca_file made absolute against the config's
+// directory; empty when not set.
+func (c *Config) AlibabaCAFile() string {
+	if c.Alibaba.CAFile == "" {
+		return ""
+	}
+	return c.resolvePath(c.Alibaba.CAFile)
+}
+
 // DefaultFileMode keeps a secret file readable by its owner only.
 const DefaultFileMode = 0o400
 
@@ -81,7 +127,7 @@ func LoadConfig(path string) (*Config, error) {
 // ParseConfig parses config text read from path; path names the file in
 // errors and anchors relative paths.
 func ParseConfig(path string, data []byte) (*Config, error) {
-	cfg := &Config{path: path}
+	cfg := &Config{path: path, src: data}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {
 		var perr toml.ParseError
@@ -126,6 +172,8 @@ func (c *Config) validate() error {
 		add("%s: region %q is not an AWS region code like us-east-1", c.path, c.Region)
 	}
 
+	c.validateAlibaba(add)
+
 	names := map[string]string{}
 	for i, s := range c.Secrets {
 		at := c.entry("secrets", i)
@@ -143,6 +191,103 @@ func (c *Config) validate() error {
 
 	errs = multierror.Append(errs, c.validateFiles())
 	return errs.ErrorOrNil()
+}
+
+// validateAlibaba checks [alibaba]; every problem names its key's line.
+func (c *Config) validateAlibaba(add func(format string, args ...any)) {
+	a := c.Alibaba
+	at := func(key ...string) string {
+		return c.at(keyLine(c.src, append(toml.Key{"alibaba"}, key...), 0))
+	}
+	if a.Region != "" && !sources.ValidAlibabaRegion(a.Region) {
+		add("%s: [alibaba] region %q is not an Alibaba Cloud region ID like cn-hangzhou", at("region"), a.Region)
+	}
+	if a.Endpoint != "" {
+		if err := checkEndpoint(a.Endpoint); err != nil {
+			add("%s: [alibaba] endpoint: %v", at("endpoint"), err)
+		}
+	}
+	for _, region := range slices.Sorted(maps.Keys(a.Endpoints)) {
+		where := at("endpoints", region)
+		if where == c.path {
+			where = at("endpoints")
+		}
+		if !sources.ValidAlibabaRegion(region) {
+			add("%s: [alibaba.endpoints] %q is not an Alibaba Cloud region ID like cn-shanghai", where, region)
+		}
+		if err := checkEndpoint(a.Endpoints[region]); err != nil {
+			add("%s: [alibaba.endpoints] %s: %v", where, region, err)
+		}
+	}
+	if a.CAFile != "" && a.Endpoint == "" && len(a.Endpoints) == 0 {
+		add("%s: [alibaba] ca_file applies to endpoint and endpoints, and neither is set", at("ca_file"))
+	}
+	// Each credentials type has its own keys; a key for another type is a
+	// mistake worth pointing out.
+	uses := map[string][]string{
+		"profile":           {"profile"},
+		"role_arn":          {"ram_role_arn", "rrsa"},
+		"role_session_name": {"ram_role_arn", "rrsa"},
+		"sts_endpoint":      {"ram_role_arn", "rrsa"},
+		"ecs_role_name":     {"ecs_ram_role"},
+	}
+	values := map[string]string{"profile": a.Profile, "role_arn": a.RoleARN, "role_session_name": a.RoleSessionName, "sts_endpoint": a.STSEndpoint, "ecs_role_name": a.ECSRoleName}
+	switch a.Credentials {
+	case "", "default", "env", "sts", "ram_role_arn", "rrsa", "ecs_ram_role", "profile":
+		for _, key := range slices.Sorted(maps.Keys(uses)) {
+			if values[key] != "" && !slices.Contains(uses[key], a.Credentials) {
+				add("%s: [alibaba] %s is used only with credentials = %s", at(key), key, quoteAll(uses[key]))
+			}
+		}
+	default:
+		add("%s: [alibaba] credentials %q: want default, env, sts, ram_role_arn, rrsa, ecs_ram_role or profile", at("credentials"), a.Credentials)
+	}
+	if a.Credentials == "ram_role_arn" && a.RoleARN == "" {
+		add("%s: [alibaba] credentials = \"ram_role_arn\" needs role_arn, the role to assume", at("credentials"))
+	}
+	if a.RoleARN != "" && !validRoleARN(a.RoleARN) {
+		add("%s: [alibaba] role_arn %q is not a RAM role ARN like acs:ram::1234567890123456:role/app-secrets-reader", at("role_arn"), a.RoleARN)
+	}
+	if a.STSEndpoint != "" && strings.ContainsAny(a.STSEndpoint, "/ ") {
+		add("%s: [alibaba] sts_endpoint %q: want a host[:port] such as sts-vpc.cn-hangzhou.aliyuncs.com (STS is always reached over HTTPS)", at("sts_endpoint"), a.STSEndpoint)
+	}
+	for _, kv := range [][2]string{{"timeout", a.Timeout}, {"call_timeout", a.CallTimeout}} {
+		if d, err := time.ParseDuration(kv[1]); kv[1] != "" && (err != nil || d <= 0) {
+			add("%s: [alibaba] %s %q is not a positive duration like \"30s\"", at(kv[0]), kv[0], kv[1])
+		}
+	}
+}
+
+// checkEndpoint accepts a host[:port], or an http:// or https:// URL with no
+// path.
+func checkEndpoint(s string) error {
+	if !strings.Contains(s, "://") {
+		if s == "" || strings.ContainsAny(s, "/?#@ ") {
+			return fmt.Errorf("%q is not a host such as kst-xxx.cryptoservice.kms.aliyuncs.com or a URL such as https://host:port", s)
+		}
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: want http:// or https:// with a host and an optional port, and no path", s)
+	}
+	return nil
+}
+
+// validRoleARN accepts acs:ram::ACCOUNT:role/NAME.
+func validRoleARN(s string) bool {
+	rest, ok := strings.CutPrefix(s, "acs:ram::")
+	account, role, ok2 := strings.Cut(rest, ":role/")
+	return ok && ok2 && account != "" && strings.Trim(account, "0123456789") == "" && role != ""
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, " or ")
 }
 
 func checkRef(s string) error {

@@ -180,3 +180,70 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigAlibaba(t *testing.T) {
+	cfg, err := parse(t, `
+[alibaba]
+region = "cn-hangzhou"
+endpoint = "kst-hzz62ee817bvyyr5x.cryptoservice.kms.aliyuncs.com"
+ca_file = "kms-ca.pem"
+vpc = true
+credentials = "rrsa"
+role_arn = "acs:ram::1234567890123456:role/app-secrets-reader"
+sts_endpoint = "sts-vpc.cn-hangzhou.aliyuncs.com"
+timeout = "20s"
+call_timeout = "3s"
+
+[alibaba.endpoints]
+cn-shanghai = "http://127.0.0.1:8080"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Alibaba; a.Region != "cn-hangzhou" || a.Endpoints["cn-shanghai"] != "http://127.0.0.1:8080" || !a.VPC || a.Credentials != "rrsa" {
+		t.Fatalf("alibaba = %+v", a)
+	}
+	if cfg.AlibabaCAFile() != "/etc/shroud/kms-ca.pem" {
+		t.Fatalf("ca_file = %q, want it relative to the config", cfg.AlibabaCAFile())
+	}
+
+	_, err = parse(t, `[alibaba]
+region = "hangzhou"
+endpoint = "https://kms.example.com/path"
+credentials = "ram_role_arn"
+profile = "dev"
+ecs_role_name = "r"
+timeout = "soon"
+access_key_id = "LTAI"
+
+[alibaba.endpoints]
+"cn shanghai" = "ftp://x"
+`)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`shroud.toml:2: [alibaba] region "hangzhou" is not an Alibaba Cloud region ID like cn-hangzhou`,
+		`shroud.toml:3: [alibaba] endpoint: "https://kms.example.com/path": want http:// or https:// with a host and an optional port, and no path`,
+		`shroud.toml:4: [alibaba] credentials = "ram_role_arn" needs role_arn`,
+		`shroud.toml:5: [alibaba] profile is used only with credentials = "profile"`,
+		`shroud.toml:6: [alibaba] ecs_role_name is used only with credentials = "ecs_ram_role"`,
+		`shroud.toml:7: [alibaba] timeout "soon" is not a positive duration`,
+		`shroud.toml:8: unknown key "alibaba.access_key_id"; known keys in [alibaba]: ca_file, call_timeout, credentials, ecs_role_name, endpoint, endpoints, profile, region, role_arn, role_session_name, sts_endpoint, timeout, vpc`,
+		`[alibaba.endpoints] "cn shanghai" is not an Alibaba Cloud region ID`,
+		`[alibaba.endpoints] cn shanghai: "ftp://x": want http:// or https://`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	for text, want := range map[string]string{
+		"[alibaba]\ncredentials = \"vault\"\n":                               `shroud.toml:2: [alibaba] credentials "vault": want default, env, sts, ram_role_arn, rrsa, ecs_ram_role or profile`,
+		"[alibaba]\nca_file = \"ca.pem\"\n":                                  `shroud.toml:2: [alibaba] ca_file applies to endpoint and endpoints, and neither is set`,
+		"[alibaba]\ncredentials = \"rrsa\"\nrole_arn = \"arn:aws:iam::1\"\n": `shroud.toml:3: [alibaba] role_arn "arn:aws:iam::1" is not a RAM role ARN`,
+	} {
+		if _, err := parse(t, text); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", text, err, want)
+		}
+	}
+}

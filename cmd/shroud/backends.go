@@ -1,17 +1,52 @@
 package main
 
-import "github.com/shroud-dev/shroud/sources"
+import (
+	"time"
+
+	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/sources"
+	"github.com/shroud-dev/shroud/sources/alibaba"
+)
 
 // backendOptions configures the cloud backends.
 type backendOptions struct {
 	// Region is the default AWS region from --region or the config; empty
 	// leaves the choice to the AWS SDK (AWS_REGION, profile, IMDS).
 	Region string
+	// Alibaba configures the KMS backend, from [alibaba].
+	Alibaba alibaba.Options
 }
 
 // newResolver returns a resolver with every backend this build has. The cloud
 // backends register here as they land; until then their references fail with
-// sources.ErrUnavailable.
+// sources.ErrUnavailable. Registering sets nothing up: a backend creates its
+// clients and credentials when it first fetches.
 func newResolver(opts backendOptions) *sources.Resolver {
-	return sources.NewResolver()
+	r := sources.NewResolver()
+	r.Register(sources.KMS, alibaba.New(opts.Alibaba))
+	return r
+}
+
+// alibabaOptions maps the validated [alibaba] table to the KMS backend's
+// options.
+func alibabaOptions(cfg *inject.Config) alibaba.Options {
+	a := cfg.Alibaba
+	duration := func(s string) time.Duration { d, _ := time.ParseDuration(s); return d }
+	return alibaba.Options{
+		Region:    a.Region,
+		Endpoint:  a.Endpoint,
+		Endpoints: a.Endpoints,
+		CAFile:    cfg.AlibabaCAFile(),
+		VPC:       a.VPC,
+		Credentials: alibaba.Credentials{
+			Type:            a.Credentials,
+			Profile:         a.Profile,
+			RoleARN:         a.RoleARN,
+			RoleSessionName: a.RoleSessionName,
+			RoleName:        a.ECSRoleName,
+			STSEndpoint:     a.STSEndpoint,
+		},
+		Timeout:     duration(a.Timeout),
+		CallTimeout: duration(a.CallTimeout),
+	}
 }

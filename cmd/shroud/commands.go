@@ -203,6 +203,9 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 	if cfg != nil && opts.Region == "" {
 		opts.Region = cfg.Region
 	}
+	if cfg != nil {
+		opts.Alibaba = alibabaOptions(cfg)
+	}
 	// render has none of these flags: they read as empty.
 	in.Secrets = c.StringSlice("secret")
 	in.EnvRefs = c.Bool("env-refs")
