@@ -24,6 +24,19 @@ const (
 	ExitNotFound = 127
 )
 
+// ExitStatus is the status a wrapper exits with for a child that ended with
+// ws: the child's exit code, or 128+N when signal N killed it, as a shell
+// reports it. It is the one place this mapping is made.
+func ExitStatus(ws syscall.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return ExitFailure // stopped or continued: not an end; never passed here
+}
+
 // defaultPath is searched when the child's environment has no PATH, as
 // execvp(3) does.
 const defaultPath = "/bin:/usr/bin"
