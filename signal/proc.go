@@ -11,14 +11,15 @@ import (
 
 // proc is one run of the supervised command.
 type proc struct {
-	pid       int // also its process group: every run leads its own group
-	started   time.Time
-	env       []string
-	byRestart bool // started by a restart, not by Start
-	stopping  bool // Stop or Restart sent it the stop signal
-	stopped   bool // stopped by job control (Ctrl-Z), waiting for SIGCONT
-	output    sync.WaitGroup
-	gone      chan struct{} // closed when it has been reaped
+	pid        int // also its process group: every run leads its own group
+	started    time.Time
+	env        []string
+	byRestart  bool // started by a restart, not by Start
+	stopping   bool // Stop or Restart sent it the stop signal
+	terminated bool // a terminating signal was forwarded to it
+	stopped    bool // stopped by job control (Ctrl-Z), waiting for SIGCONT
+	output     sync.WaitGroup
+	gone       chan struct{} // closed when it has been reaped
 }
 
 // stdio is the child's stdin, stdout and stderr as the caller gave them: an

@@ -85,8 +85,10 @@ func uncatchable(sig syscall.Signal) bool {
 	return sig >= 32 && sig <= 34
 }
 
-// terminating reports the signals that, received while no child runs (between
-// restarts), end supervision instead of being dropped.
+// terminating reports the signals people send to end a process (docker stop,
+// Ctrl-C, a closed terminal). Forwarded to the child, they make its end
+// final: not a crash to retry, and a pending restart is cancelled. Received
+// while no child runs (between restarts), they end supervision.
 func terminating(sig syscall.Signal) bool {
 	switch sig {
 	case unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM:

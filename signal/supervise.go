@@ -357,6 +357,18 @@ func (l *loop) onSignal(sig syscall.Signal) {
 	default:
 		l.s.log.Debug("forwarding signal", "signal", signalName(sig), "pid", l.cur.pid, "group", l.s.in.SignalGroup)
 		l.kill(sig)
+		if terminating(sig) {
+			// Whoever sent it wants the child to end (docker stop,
+			// Ctrl-C): its end is not a crash to retry, and a
+			// pending restart must not bring it back.
+			l.cur.terminated = true
+			if len(l.restartWaiters) > 0 {
+				l.s.log.Info("restart cancelled: the child was sent a terminating signal", "signal", signalName(sig))
+				l.stopping = true
+				stopTimer(&l.stopTimer)
+				l.replyRestart(ErrStopped)
+			}
+		}
 	}
 }
 
@@ -465,7 +477,7 @@ func (l *loop) childExited(ws syscall.WaitStatus) {
 		l.end = &ending{code: status}
 	case len(l.restartWaiters) > 0:
 		l.startAfterBackoff()
-	case p.byRestart && !p.stopping && short && status != 0:
+	case p.byRestart && !p.stopping && !p.terminated && short && status != 0:
 		l.crashes++
 		if l.crashes >= l.s.in.CrashLimit {
 			err := fmt.Errorf("the restarted child crashed %d times in a row (last exit status %d): giving up", l.crashes, status)

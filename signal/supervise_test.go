@@ -472,6 +472,46 @@ func TestCrashLoop(t *testing.T) {
 	}
 }
 
+// TestTerminatingSignalIsFinal: a restarted child that dies of a SIGTERM sent
+// to the supervisor (docker stop) is not a crash to retry; and a SIGTERM
+// during a pending restart cancels it.
+func TestTerminatingSignalIsFinal(t *testing.T) {
+	t.Run("after a restart", func(t *testing.T) {
+		rec := filepath.Join(t.TempDir(), "rec")
+		in := childInput(rec, "GEN=1")
+		in.RestartBackoff = 10 * time.Millisecond
+		s := startSupervisor(t, in)
+		waitRecord(t, rec, "the first child", hasStarts(1))
+		if err := s.Restart(envWith(in.Env, "GEN=2")); err != nil {
+			t.Fatal(err)
+		}
+		waitRecord(t, rec, "the second child", hasStarts(2))
+		unix.Kill(os.Getpid(), unix.SIGTERM)
+		code, err := waitDone(t, s)
+		if code != 143 || err != nil || len(readRecord(rec).starts()) != 2 {
+			t.Fatalf("status %d, %v, %d starts; want 143, no error, no third start", code, err, len(readRecord(rec).starts()))
+		}
+	})
+	t.Run("during a restart", func(t *testing.T) {
+		rec := filepath.Join(t.TempDir(), "rec")
+		in := childInput(rec, "GEN=1")
+		in.RestartBackoff = 5 * time.Second // the restart waits this long after the start
+		s := startSupervisor(t, in)
+		waitRecord(t, rec, "the first child", hasStarts(1))
+		restarted := make(chan error, 1)
+		go func() { restarted <- s.Restart(envWith(in.Env, "GEN=2")) }()
+		time.Sleep(200 * time.Millisecond) // the restart waits for its backoff
+		unix.Kill(os.Getpid(), unix.SIGTERM)
+		code, err := waitDone(t, s)
+		if code != 143 || err != nil || len(readRecord(rec).starts()) != 1 {
+			t.Fatalf("status %d, %v, %d starts; want 143, no error, no second start", code, err, len(readRecord(rec).starts()))
+		}
+		if err := <-restarted; !errors.Is(err, ErrStopped) {
+			t.Fatalf("the cancelled Restart returned %v, want ErrStopped", err)
+		}
+	})
+}
+
 // TestFirstRunIsNotRetried: a child started by Start that fails ends
 // supervision with its status at once, as without shroud.
 func TestFirstRunIsNotRetried(t *testing.T) {
