@@ -13,7 +13,6 @@ import (
 type proc struct {
 	pid        int // also its process group: every run leads its own group
 	started    time.Time
-	env        []string
 	byRestart  bool // started by a restart, not by Start
 	stopping   bool // Stop or Restart sent it the stop signal
 	terminated bool // a terminating signal was forwarded to it
@@ -100,7 +99,7 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 		fd := &files[1+i]
 		if i == 1 && s.sameOutput {
 			*fd = files[1]
-			break
+			continue
 		}
 		switch w := w.(type) {
 		case nil:
@@ -138,7 +137,7 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 		return fail(startError(argv[0], path, err))
 	}
 	closeAll()
-	p := &proc{pid: pid, started: time.Now(), env: env, gone: make(chan struct{})}
+	p := &proc{pid: pid, started: time.Now(), gone: make(chan struct{})}
 	for _, f := range afterStart {
 		f(p)
 	}
