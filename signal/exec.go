@@ -1,6 +1,8 @@
-// Package signal runs shroud's child process: the exec fast path, where
-// shroud replaces itself with the child, and the exit statuses a wrapper
-// reports.
+// Package signal runs shroud's child process, one of two ways: Exec, the
+// fast path, where shroud replaces itself with the child; or a Supervisor,
+// where shroud stays the child's parent as an init does (forwarding signals,
+// reaping zombies, stopping and restarting the child). Both report the exit
+// statuses a wrapper owes its caller.
 package signal
 
 import (
