@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -181,4 +182,32 @@ func waitPid(t *testing.T, pid, options int) unix.WaitStatus {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestSuperviseInteractiveShell drives a real interactive bash on the
+// terminal as a user would: run the child under shroud, Ctrl-Z, fg, type a
+// line to it, Ctrl-C; bash reports the job stopped, the child reads the
+// line in the foreground, and $? is 130.
+func TestSuperviseInteractiveShell(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	p := openPTY(t)
+	sh := p.startInTerminal(t, []string{"PS1=$ ", "SHROUD=" + shroudBin, "CHILD=" + os.Args[0], "TERM=dumb"},
+		bash, "--norc", "--noprofile", "-i")
+	p.await(t, "$ ")
+	p.type_(t, `SHROUD_E2E_CHILD=jobs "$SHROUD" run --supervise -- "$CHILD"`+"\n")
+	p.await(t, "ready fg=true")
+	p.type_(t, "\x1a") // Ctrl-Z
+	p.await(t, "Stopped")
+	p.type_(t, "fg\n")
+	p.await(t, "cont fg=true")
+	p.type_(t, "typed\n")
+	p.await(t, `read "typed"`)
+	p.type_(t, "\x03") // Ctrl-C
+	p.type_(t, "echo status=$?\n")
+	p.await(t, "status=130")
+	p.type_(t, "exit\n")
+	sh.Wait()
 }
