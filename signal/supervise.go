@@ -351,7 +351,9 @@ func (l *loop) onSignal(sig syscall.Signal) {
 		if terminating(sig) {
 			l.s.log.Info("signal received between runs: ending supervision", "signal", signalName(sig))
 			l.end = &ending{code: 128 + int(sig)}
+			return
 		}
+		l.s.log.Debug("signal dropped: no child runs until the restart", "signal", signalName(sig))
 	case sig == unix.SIGCONT && l.cur.stopped:
 		l.resume()
 	default:

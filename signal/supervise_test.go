@@ -510,6 +510,23 @@ func TestTerminatingSignalIsFinal(t *testing.T) {
 			t.Fatalf("the cancelled Restart returned %v, want ErrStopped", err)
 		}
 	})
+	t.Run("between runs", func(t *testing.T) {
+		rec := filepath.Join(t.TempDir(), "rec")
+		in := childInput(rec, "GEN=1", "CRASH_IF_GEN=2")
+		in.RestartBackoff = time.Second // after the crash, 2s without a child
+		s := startSupervisor(t, in)
+		waitRecord(t, rec, "the first child", hasStarts(1))
+		if err := s.Restart(envWith(in.Env, "GEN=2")); err != nil {
+			t.Fatal(err)
+		}
+		waitRecord(t, rec, "the crashed child", hasStarts(2))
+		time.Sleep(100 * time.Millisecond) // the crash is reaped; the next start waits
+		unix.Kill(os.Getpid(), unix.SIGTERM)
+		code, err := waitDone(t, s)
+		if code != 143 || err != nil || len(readRecord(rec).starts()) != 2 {
+			t.Fatalf("status %d, %v, %d starts; want 143, no error, no third start", code, err, len(readRecord(rec).starts()))
+		}
+	})
 }
 
 // TestFirstRunIsNotRetried: a child started by Start that fails ends
