@@ -14,6 +14,8 @@ test:
 bench:
 	go run ./bench/startup
 	go run ./bench/render
+	go run ./bench/alibaba
+	go run ./bench/supervise
 
 fuzz:
 	go test ./sources -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 2s
@@ -21,3 +23,6 @@ fuzz:
 	go test ./inject -run '^$$' -fuzz FuzzFormats -fuzztime 60s -fuzzminimizetime 2s
 	go test ./template -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 60s -fuzzminimizetime 2s
 	go test ./template -run '^$$' -fuzz FuzzJSONPath -fuzztime 60s -fuzzminimizetime 2s
+	go test ./sources/alibaba -run '^$$' -fuzz FuzzKMSReference -fuzztime 60s -fuzzminimizetime 2s
+	go test ./sources/alibaba -run '^$$' -fuzz FuzzParseEndpoint -fuzztime 60s -fuzzminimizetime 2s
+	go test ./signal -run '^$$' -fuzz FuzzParseSignal -fuzztime 60s -fuzzminimizetime 2s

@@ -1,6 +1,8 @@
-// Package signal runs shroud's child process: the exec fast path, where
-// shroud replaces itself with the child, and the exit statuses a wrapper
-// reports.
+// Package signal runs shroud's child process, one of two ways: Exec, the
+// fast path, where shroud replaces itself with the child; or a Supervisor,
+// where shroud stays the child's parent as an init does (forwarding signals,
+// reaping zombies, stopping and restarting the child). Both report the exit
+// statuses a wrapper owes its caller.
 package signal
 
 import (
@@ -23,6 +25,19 @@ const (
 	// ExitNotFound: the command was not found.
 	ExitNotFound = 127
 )
+
+// ExitStatus is the status a wrapper exits with for a child that ended with
+// ws: the child's exit code, or 128+N when signal N killed it, as a shell
+// reports it. It is the one place this mapping is made.
+func ExitStatus(ws syscall.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return ExitFailure // stopped or continued: not an end; never passed here
+}
 
 // defaultPath is searched when the child's environment has no PATH, as
 // execvp(3) does.

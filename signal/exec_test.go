@@ -19,6 +19,9 @@ func TestMain(m *testing.M) {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(ExitCode(err))
 	}
+	if os.Getenv("SHROUD_TEST_CHILD") != "" {
+		testChild() // supervise_test.go
+	}
 	os.Exit(m.Run())
 }
 

@@ -39,14 +39,23 @@ func runCommand() *cli.Command {
 Resolves every reference, writes the files, then replaces itself with CMD,
 whose environment is shroud's plus the bound secrets (secrets win).
 
+With --supervise (or --signal-group), shroud stays CMD's parent instead, as
+an init: it forwards every signal it receives to CMD, reaps zombies (as PID 1,
+or as the child subreaper), and on a terminal makes CMD the foreground
+process group so Ctrl-C and Ctrl-Z act on CMD alone.
+
 Exit status: CMD's; 128+N if CMD died of signal N; 125 if shroud failed
 before CMD started; 126 if CMD is not executable; 127 if it is not found.
 
 Examples:
    shroud run --config shroud.toml -- ./server --port 8080
+   shroud run --supervise --config shroud.toml -- ./server   # as PID 1 of an image
    shroud run --secret DB_PASSWORD=arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf:password:: -- env
    DB_URL=sm:prod/db-url shroud run --env-refs -- node app.js`),
-		Flags:        specFlags(false),
+		Flags: append(specFlags(false),
+			&cli.BoolFlag{Name: "supervise", Usage: "stay CMD's parent as an init: forward signals, reap zombies, report CMD's exit status"},
+			&cli.BoolFlag{Name: "signal-group", Usage: "send signals to CMD's process group, not CMD alone (implies --supervise)"},
+		),
 		OnUsageError: usageError(signal.ExitFailure),
 		Action:       run,
 	}
@@ -68,8 +77,32 @@ func run(c *cli.Context) error {
 	if _, err := m.WriteFiles(); err != nil {
 		return withCode(signal.ExitFailure, err)
 	}
-	err = signal.Exec(argv, m.Environ(os.Environ()))
-	return withCode(signal.ExitCode(err), err)
+	env := m.Environ(os.Environ())
+	if !needsSupervisor(c) {
+		err = signal.Exec(argv, env)
+		return withCode(signal.ExitCode(err), err)
+	}
+	code, err := signal.Supervise(signal.Input{
+		Argv:        argv,
+		Env:         env,
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		SignalGroup: c.Bool("signal-group"),
+		Log:         slog.Default(),
+	})
+	if err != nil {
+		return withCode(code, err) // a start failure, or a crash loop given up
+	}
+	return &codedError{code: code} // the child's status; nothing to report
+}
+
+// needsSupervisor reports whether run must stay the child's parent rather
+// than replace itself with it (the fast path). Each feature that needs shroud
+// alive while the child runs adds its condition here: rotation, a log
+// driver, the --listen admin server.
+func needsSupervisor(c *cli.Context) bool {
+	return c.Bool("supervise") || c.Bool("signal-group")
 }
 
 func renderCommand(stdout io.Writer) *cli.Command {

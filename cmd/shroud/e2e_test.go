@@ -20,6 +20,9 @@ var shroudBin string
 var repoRoot string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("SHROUD_E2E_CHILD"); mode != "" {
+		os.Exit(e2eChild(mode)) // child_test.go
+	}
 	dir, err := os.MkdirTemp("", "shroud-e2e-")
 	if err != nil {
 		panic(err)
