@@ -27,6 +27,7 @@ type Config struct {
 	Region  string       `toml:"region"`
 	Secrets []SecretSpec `toml:"secrets"`
 	Files   []FileSpec   `toml:"files"`
+	Log     *LogSpec     `toml:"log"`
 
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
@@ -34,6 +35,8 @@ type Config struct {
 	// lines maps an array-of-tables name ("secrets") to the line of each of
 	// its [[headers]], so errors can point at the entry.
 	lines map[string][]int
+	// logLine is the line of the [log] header.
+	logLine int
 }
 
 // SecretSpec binds one environment variable (ECS containerDefinitions.secrets).
@@ -80,11 +83,15 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg.lines = tableHeaderLines(data)
+	cfg.logLine = logHeaderLine(data)
 
 	var errs *multierror.Error
 	seen := map[string]int{}
 	for _, key := range md.Undecoded() {
 		name := key.String()
+		if len(key) > 2 && key[0] == "log" && key[1] == "options" {
+			continue // a table as an option value: validateLog says so
+		}
 		line := keyLine(data, key, seen[name])
 		seen[name]++
 		errs = multierror.Append(errs, fmt.Errorf("%s: unknown key %q%s", cfg.at(line), name, knownKeysHint(key)))
@@ -145,6 +152,7 @@ func (c *Config) validate() error {
 			add("%s: %v", at, err)
 		}
 	}
+	errs = multierror.Append(errs, c.validateLog())
 	return errs.ErrorOrNil()
 }
 
