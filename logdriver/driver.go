@@ -2,6 +2,7 @@ package logdriver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -119,6 +120,12 @@ type connWriter struct {
 // write writes b whole, dialing first if the connection is gone. After a
 // failure the connection is dropped; the caller retries.
 func (w *connWriter) write(b []byte) error {
+	if w.conn != nil && peerClosed(w.conn) {
+		// A write to a connection the server closed still succeeds once,
+		// and its bytes are lost: look first.
+		w.conn.Close()
+		w.conn = nil
+	}
 	if w.conn == nil {
 		ctx, cancel := context.WithTimeout(w.stop, 5*time.Second)
 		c, err := w.dial(ctx)
@@ -144,4 +151,32 @@ func (w *connWriter) close() error {
 	err := w.conn.Close()
 	w.conn = nil
 	return err
+}
+
+// peerClosed reports whether the other end of a stream connection has
+// closed it. Log servers never send, so anything but "would block" on a
+// peek means the connection is over.
+func peerClosed(c net.Conn) bool {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	if ra := c.RemoteAddr(); ra != nil && (ra.Network() == "udp" || ra.Network() == "unixgram") {
+		return false
+	}
+	closed := false
+	raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n == 0 && err == nil || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
+		return true
+	})
+	return closed
 }

@@ -227,14 +227,14 @@ func TestDirect(t *testing.T) {
 
 // The canaries of the masking tests: no sink may ever see them.
 const (
-	canary    = "canary-mask-e2e-Hq83Zp"
-	canaryOld = "canary-rotated-old-Lk20"
+	MaskCanary    = "canary-mask-e2e-Hq83Zp"
+	MaskCanaryOld = "canary-rotated-old-Lk20"
 )
 
-// maskScript prints canary whole, split across writes, across a 64 KiB
+// MaskScript prints canary whole, split across writes, across a 64 KiB
 // read and a 16 KiB line boundary, in base64 at every alignment, JSON
 // escaped, and on stderr.
-var maskScript = fmt.Sprintf(`
+var MaskScript = fmt.Sprintf(`
 s=%[1]s
 echo "whole: $s."
 printf 'split: %[2]s'; sleep 0.2; printf '%[3]s.\n'
@@ -245,13 +245,13 @@ printf '{"password":"%%s"}\n' "$s"
 echo "to stderr: $s" >&2
 echo "old: %[4]s"
 echo "done"
-`, canary, canary[:9], canary[9:], canaryOld)
+`, MaskCanary, MaskCanary[:9], MaskCanary[9:], MaskCanaryOld)
 
-// noCanary fails if a planted secret, or its base64, shows in any text.
-func noCanary(t *testing.T, what string, texts ...string) {
+// NoMaskCanary fails if a planted secret, or its base64, shows in any text.
+func NoMaskCanary(t *testing.T, what string, texts ...string) {
 	t.Helper()
 	for _, text := range texts {
-		for _, c := range []string{canary, canaryOld} {
+		for _, c := range []string{MaskCanary, MaskCanaryOld} {
 			if strings.Contains(text, c) || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte(c))[:20]) {
 				t.Errorf("%s leaks %s:\n%.300s", what, c, text)
 			}
@@ -264,24 +264,24 @@ func TestMaskingJSONFile(t *testing.T) {
 	path := filepath.Join(dir, "app-json.log")
 	ti := newTestInput(JSONFile, map[string]string{"path": path, "max-size": "32k", "max-file": "5"})
 	ti.Mask = true
-	ti.MaskValues = [][]byte{[]byte(canaryOld)}
+	ti.MaskValues = [][]byte{[]byte(MaskCanaryOld)}
 	ti.MaskOptions = MaskOptions{Base64: true, JSON: true}
 	p, err := New(ti.Input)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.AddMask([][]byte{[]byte(canary)}) // a rotation: the old value stays masked
-	runChild(t, p, maskScript)
+	p.AddMask([][]byte{[]byte(MaskCanary)}) // a rotation: the old value stays masked
+	runChild(t, p, MaskScript)
 	var sinks []string
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	for _, f := range files {
 		data, _ := os.ReadFile(f)
 		sinks = append(sinks, string(data))
 	}
-	noCanary(t, "json-file", sinks...)
-	noCanary(t, "tee stdout", ti.stdout.String())
-	noCanary(t, "tee stderr", ti.stderr.String())
-	noCanary(t, "diagnostics", ti.diag.String())
+	NoMaskCanary(t, "json-file", sinks...)
+	NoMaskCanary(t, "tee stdout", ti.stdout.String())
+	NoMaskCanary(t, "tee stderr", ti.stderr.String())
+	NoMaskCanary(t, "diagnostics", ti.diag.String())
 	out := ti.stdout.String()
 	for _, want := range []string{"whole: *****.", "split: *****.", "{\"password\":\"*****\"}", "old: *****", "done"} {
 		if !strings.Contains(out, want) {
