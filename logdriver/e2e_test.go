@@ -828,8 +828,8 @@ value_from = "file:mask.json#old"
 		"fluentd": func(t *testing.T) sink {
 			recv := newFluentdReceiver(t)
 			return sink{
-				config:   "[[log.secret_options]]\nname = \"fluentd-address\"\nvalue_from = \"file:addr\"",
-				files:    map[string]string{"addr": recv.ln.Addr().String()},
+				config: "[[log.secret_options]]\nname = \"fluentd-address\"\nvalue_from = \"file:addr\"",
+				files:  map[string]string{"addr": recv.ln.Addr().String()},
 				received: func() string {
 					for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 						if got := fmt.Sprint(recv.wait(0)); strings.Contains(got, "done") || time.Now().After(deadline) {
