@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -336,10 +337,8 @@ func (p *Pipeline) send(msgs []Message) {
 	wait := retryMin
 	for len(msgs) > 0 {
 		n, err := p.drv.log(msgs)
-		for _, m := range msgs[:n] {
-			p.messages.Add(1)
-			p.bytes.Add(uint64(len(m.Line)))
-		}
+		p.messages.Add(uint64(n))
+		p.bytes.Add(lineBytes(msgs[:n]))
 		msgs = msgs[n:]
 		if err == nil {
 			if p.failing.CompareAndSwap(true, false) {
@@ -399,9 +398,28 @@ type permanentError struct {
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// readSize is how much a stream reads from the child's pipe at once: a
-// Linux pipe's default capacity.
-const readSize = 64 * 1024
+// readSize is how much a stream reads from the child's pipe at once.
+const readSize = 256 * 1024
+
+// pipeSize is the capacity growPipe asks for: the child writes ahead
+// while the pipeline works, and both sides make fewer, larger calls.
+const pipeSize = 1 << 20
+
+// growPipe enlarges the child's pipe (Linux F_SETPIPE_SZ), when r is one.
+// Failing is harmless: the pipe keeps its 64 KiB.
+func growPipe(r io.Reader) {
+	sc, ok := r.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) {
+		syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETPIPE_SZ, pipeSize)
+	})
+}
 
 // stream is the writer for one of the child's streams. It masks, copies to
 // the tee, frames lines and hands them to the pipeline.
@@ -441,6 +459,7 @@ func (s *stream) Write(b []byte) (int, error) {
 // goroutine calls it: reading into the stream's own buffer, after the
 // bytes held back, saves a copy of every byte.
 func (s *stream) ReadFrom(r io.Reader) (int64, error) {
+	growPipe(r)
 	var total int64
 	for {
 		s.mu.Lock()
@@ -449,7 +468,11 @@ func (s *stream) ReadFrom(r io.Reader) (int64, error) {
 			return total, os.ErrClosed
 		}
 		if cap(s.buf)-s.held < readSize {
-			s.buf = append(s.buf[:s.held], make([]byte, readSize)...)
+			// Room for a read after the held-back bytes, and for the next
+			// ones, so this happens once.
+			buf := make([]byte, s.held, 2*readSize)
+			copy(buf, s.buf[:s.held])
+			s.buf = buf
 		}
 		buf := s.buf[:cap(s.buf)]
 		s.mu.Unlock()
