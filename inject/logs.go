@@ -46,6 +46,10 @@ type LogSecretOption struct {
 // Mask encodings.
 var maskEncodings = []string{"base64", "json"}
 
+// logPathOptions name files; in a config, relative paths in them are
+// relative to the config file, as every path there is.
+var logPathOptions = []string{"path", "syslog-tls-ca-cert", "syslog-tls-cert", "syslog-tls-key", "splunk-capath"}
+
 // LogTarget is where the child's output goes: a driver whose secret
 // options are bound to references.
 type LogTarget struct {
@@ -142,6 +146,11 @@ func (c *Config) logTarget() *LogTarget {
 		return nil
 	}
 	opts, _ := logOptionStrings(l.Options) // validated when loaded
+	for _, name := range logPathOptions {
+		if p, ok := opts[name]; ok && p != "" {
+			opts[name] = c.resolvePath(p)
+		}
+	}
 	t := &LogTarget{Driver: l.Driver, Options: opts, Mask: l.Mask, Origin: c.at(c.logLine) + " [log]"}
 	if t.Driver == "" {
 		t.Driver = logdriver.None

@@ -63,12 +63,12 @@ value_from = "file:addr"
 }
 
 func TestLogConfigDefaults(t *testing.T) {
-	cfg, err := parse(t, "[log]\ndriver = \"json-file\"\noptions = { max-size = \"10m\", max-file = 3, compress = true }\n")
+	cfg, err := parse(t, "[log]\ndriver = \"json-file\"\noptions = { max-size = \"10m\", max-file = 3, compress = true, path = \"logs/app.log\" }\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec, _ := NewSpec(SpecInput{Config: cfg})
-	if l := spec.Log; !l.Tee || l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || l.Options["max-file"] != "3" || l.Options["compress"] != "true" {
+	if l := spec.Log; !l.Tee || l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || l.Options["max-file"] != "3" || l.Options["compress"] != "true" || l.Options["path"] != "/etc/shroud/logs/app.log" {
 		t.Fatalf("log = %+v", l)
 	}
 	// No [log]: the child inherits stdout and stderr.
