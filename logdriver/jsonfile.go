@@ -6,9 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 type jsonFileSettings struct {
@@ -56,12 +57,20 @@ type jsonFile struct {
 	lastTimeFmt []byte
 }
 
-// unsafeName keeps a default file name to safe characters.
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+// safeName keeps a default file name to letters, digits, '.', '_' and
+// '-'.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			return r
+		}
+		return '_'
+	}, s)
+}
 
 func newJSONFile(s jsonFileSettings, env driverEnv) (driver, error) {
 	if s.path == "" {
-		s.path = filepath.Join(DefaultJSONFileDir, unsafeName.ReplaceAllString(env.info.Name, "_")+"-json.log")
+		s.path = filepath.Join(DefaultJSONFileDir, safeName(env.info.Name)+"-json.log")
 	}
 	attrs := map[string]string{}
 	for k, v := range env.attrs {

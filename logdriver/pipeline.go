@@ -140,6 +140,12 @@ func New(in Input) (*Pipeline, error) {
 
 	p := &Pipeline{driverName: in.Driver, stdout: in.Stdout, stderr: in.Stderr, log: in.Logger, closeTimeout: in.CloseTimeout}
 	p.stop, p.cancel = context.WithCancel(context.Background())
+	built := false
+	defer func() {
+		if !built {
+			p.cancel()
+		}
+	}()
 	var secretValues [][]byte
 	for _, name := range in.SecretOptions {
 		if v := in.Options[name]; v != "" {
@@ -171,7 +177,7 @@ func New(in Input) (*Pipeline, error) {
 	if in.Driver == None {
 		if p.masker == nil {
 			p.direct = true
-			return p, nil
+			return p, nil // nothing to stop: the deferred cancel is right
 		}
 		in.Tee = true // the masked output has nowhere else to go
 	}
@@ -183,7 +189,6 @@ func New(in Input) (*Pipeline, error) {
 		}
 		drv, err := newDriver(in.Driver, settings, env)
 		if err != nil {
-			p.cancel()
 			return nil, errors.New(p.redact.redact(err.Error()))
 		}
 		p.drv = drv
@@ -199,6 +204,7 @@ func New(in Input) (*Pipeline, error) {
 	}
 	p.out = &stream{p: p, fr: framer{stream: "stdout"}, tee: teeOut}
 	p.errs = &stream{p: p, fr: framer{stream: "stderr"}, tee: teeErr}
+	built = true
 	return p, nil
 }
 
