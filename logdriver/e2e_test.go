@@ -764,7 +764,11 @@ value_from = "file:addr"
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Delivered means written to the socket: give the server time to read.
 	got := srv.received()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(got, "re - after") && time.Now().Before(deadline); got = srv.received() {
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, want := range []string{"re - before", "re - during-1", "re - during-2", "re - after"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("lost %q; received:\n%s", want, got)
@@ -822,7 +826,7 @@ value_from = "file:mask.json#old"
 			return sink{
 				config:   "[[log.secret_options]]\nname = \"syslog-address\"\nvalue_from = \"file:addr\"",
 				files:    map[string]string{"addr": fmt.Sprintf("tcp://127.0.0.1:%d", rs.tcp)},
-				received: func() string { time.Sleep(500 * time.Millisecond); return rs.read() },
+				received: func() string { return waitFor(rs.read, "done") },
 			}
 		},
 		"fluentd": func(t *testing.T) sink {
@@ -873,10 +877,11 @@ value_from = "file:mask.json#old"
 				config: "[[log.secret_options]]\nname = \"gelf-address\"\nvalue_from = \"file:addr\"",
 				files:  map[string]string{"addr": "udp://" + r.Addr()},
 				received: func() string {
-					time.Sleep(300 * time.Millisecond)
-					mu.Lock()
-					defer mu.Unlock()
-					return all.String()
+					return waitFor(func() string {
+						mu.Lock()
+						defer mu.Unlock()
+						return all.String()
+					}, "done")
 				},
 			}
 		},
@@ -899,4 +904,13 @@ value_from = "file:mask.json#old"
 			}
 		})
 	}
+}
+
+// waitFor polls read until its text holds want, for up to 10 seconds.
+func waitFor(read func() string, want string) string {
+	got := read()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(got, want) && time.Now().Before(deadline); got = read() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return got
 }
