@@ -37,6 +37,8 @@ type Config struct {
 
 	// FilesRoot, when set, is the only directory files may be written in.
 	FilesRoot string `toml:"files_root"`
+	// Log configures where the child's output goes (ECS logConfiguration).
+	Log *LogSpec `toml:"log"`
 
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
@@ -48,6 +50,8 @@ type Config struct {
 	lines map[string][]int
 	// templates holds each [[files]] entry's parsed template, or nil.
 	templates []*template.Template
+	// logLine is the line of the [log] header.
+	logLine int
 }
 
 // SecretSpec binds one environment variable (ECS containerDefinitions.secrets).
@@ -142,11 +146,15 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	cfg.lines = tableHeaderLines(data)
 	cfg.readFileLayout(md, data)
+	cfg.logLine = logHeaderLine(data)
 
 	var errs *multierror.Error
 	seen := map[string]int{}
 	for _, key := range md.Undecoded() {
 		name := key.String()
+		if len(key) > 2 && key[0] == "log" && key[1] == "options" {
+			continue // a table as an option value: validateLog says so
+		}
 		line := keyLine(data, key, seen[name])
 		seen[name]++
 		errs = multierror.Append(errs, fmt.Errorf("%s: unknown key %q%s", cfg.at(line), name, knownKeysHint(key)))
@@ -190,6 +198,7 @@ func (c *Config) validate() error {
 	}
 
 	errs = multierror.Append(errs, c.validateFiles())
+	errs = multierror.Append(errs, c.validateLog())
 	return errs.ErrorOrNil()
 }
 

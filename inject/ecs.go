@@ -3,11 +3,13 @@ package inject
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -18,7 +20,9 @@ type ECSContainer struct {
 	Name        string
 	Secrets     []SecretSpec
 	Environment map[string]string
-	path        string
+	// Log is the container's logConfiguration, when shroud has its driver.
+	Log  *ECSLog
+	path string
 }
 
 // ecsTaskDefinition accepts both the register-task-definition input and the
@@ -36,6 +40,7 @@ type ecsTaskDefinition struct {
 			ValueFrom string `json:"valueFrom"`
 		} `json:"secrets"`
 		EnvironmentFiles []json.RawMessage `json:"environmentFiles"`
+		LogConfiguration *ECSLog           `json:"logConfiguration"`
 	} `json:"containerDefinitions"`
 }
 
@@ -87,6 +92,16 @@ func LoadECSContainer(path, container string) (*ECSContainer, error) {
 			errs = multierror.Append(errs, fmt.Errorf("%s secrets[%d] (%s): %v", at, i, s.Name, err))
 		}
 		c.Secrets = append(c.Secrets, SecretSpec{Name: s.Name, ValueFrom: s.ValueFrom})
+	}
+	if l := def.LogConfiguration; l != nil {
+		if _, ok := logdriver.KnownOptions(l.Driver); ok {
+			errs = multierror.Append(errs, l.validate(at))
+			c.Log = l
+		} else {
+			// awslogs, awsfirelens, journald...: ECS itself ships those logs.
+			slog.Warn("the task definition's log driver is not one shroud has; the child writes to shroud's stdout and stderr",
+				"container", def.Name, "logDriver", l.Driver, "drivers", strings.Join(logdriver.Drivers, ", "))
+		}
 	}
 	if err := listErrors(errs); err != nil {
 		return nil, err

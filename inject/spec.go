@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/sources"
 	"github.com/shroud-dev/shroud/template"
 )
@@ -54,6 +55,8 @@ type Spec struct {
 	// Plain holds literal variables, such as an ECS container's
 	// environment; bound secrets win over them.
 	Plain map[string]string
+	// Log is where the child's output goes; nil means driver none.
+	Log *LogTarget
 }
 
 // SpecInput holds what a Spec is built from. Config may be nil.
@@ -113,6 +116,7 @@ func NewSpec(in SpecInput) (*Spec, error) {
 		for i := range c.Files {
 			spec.Files = append(spec.Files, c.newFile(i)) // validated when loaded
 		}
+		spec.Log = c.logTarget()
 	}
 
 	if c := in.ECS; c != nil {
@@ -121,6 +125,9 @@ func NewSpec(in SpecInput) (*Spec, error) {
 			bind(EnvVar{Name: s.Name, Ref: anchor(ref, ""), Origin: fmt.Sprintf("%s secrets[%d]", c.path, i)})
 		}
 		spec.Plain = c.Environment
+		if spec.Log == nil && c.Log != nil { // the config's [log] wins
+			spec.Log = c.Log.target(c.path)
+		}
 	}
 
 	flagged := map[string]bool{}
@@ -183,6 +190,11 @@ func (s *Spec) Refs() []sources.Ref {
 			add(r)
 		}
 	}
+	if s.Log != nil {
+		for _, o := range s.Log.Secrets {
+			add(o.Ref)
+		}
+	}
 	return refs
 }
 
@@ -208,6 +220,9 @@ func (s *Spec) Resolve(ctx context.Context, r *sources.Resolver) (Values, error)
 type Materialized struct {
 	Env   map[string]string
 	Files []Rendered
+	// Log configures the child's output pipeline: the driver with its
+	// secret options resolved, and every secret value, to mask.
+	Log *logdriver.Config
 }
 
 // Rendered is the content of one file, and where and how to write it.
@@ -274,6 +289,9 @@ func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 		}
 		m.Files = append(m.Files, Rendered{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Root: f.Root, Data: data})
 	}
+	var err error
+	m.Log, err = s.materializeLog(vals)
+	errs = multierror.Append(errs, err)
 	if err := listErrors(errs); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,268 @@
+package logdriver
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+type jsonFileSettings struct {
+	path     string // empty: DefaultJSONFileDir/<name>-json.log
+	maxSize  int64  // 0: never rotate
+	maxFiles int
+	compress bool
+}
+
+// DefaultJSONFileDir holds json-file logs when the path option is not set.
+const DefaultJSONFileDir = "/var/log/shroud"
+
+func parseJSONFile(r *optReader) jsonFileSettings {
+	s := jsonFileSettings{path: r.str("path", "")}
+	if v, ok := r.value("max-size"); ok && v != "-1" {
+		s.maxSize = r.size("max-size", 0)
+	}
+	s.maxFiles = r.integer("max-file", 1, 1, 1<<20)
+	s.compress = r.boolean("compress", false)
+	if s.compress && s.maxFiles < 2 {
+		r.fail("compress", "needs max-file of 2 or more: only rotated files are compressed")
+	}
+	if r.has("max-file") && s.maxFiles > 1 && !r.has("max-size") {
+		r.fail("max-file", "needs max-size: files rotate when they reach it")
+	}
+	return s
+}
+
+// jsonFile writes Docker's json-file format, one JSON object a line:
+//
+//	{"log":"hello\n","stream":"stdout","attrs":{"tag":"app"},"time":"2024-05-01T12:00:00.123456789Z"}
+//
+// and rotates as Docker does: at max-size, file.log becomes file.log.1
+// (file.log.1.gz with compress), file.log.1 becomes file.log.2, and so on
+// up to max-file files in all.
+type jsonFile struct {
+	s       jsonFileSettings
+	f       *os.File
+	size    int64
+	regular bool   // only a regular file rotates (never /dev/null)
+	attrs   []byte // `,"attrs":{...}` or empty
+	buf     []byte
+	// The time field of the last entry, reused while reads share a time.
+	lastTime    time.Time
+	lastTimeFmt []byte
+}
+
+// safeName keeps a default file name to letters, digits, '.', '_' and
+// '-'.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func newJSONFile(s jsonFileSettings, env driverEnv) (driver, error) {
+	if s.path == "" {
+		s.path = filepath.Join(DefaultJSONFileDir, safeName(env.info.Name)+"-json.log")
+	}
+	attrs := map[string]string{}
+	for k, v := range env.attrs {
+		attrs[k] = v
+	}
+	if env.tag != "" {
+		attrs["tag"] = env.tag
+	}
+	j := &jsonFile{s: s}
+	if len(attrs) > 0 {
+		j.attrs = append(j.attrs, `,"attrs":{`...)
+		first := true
+		for _, k := range sortedKeys(attrs) {
+			if !first {
+				j.attrs = append(j.attrs, ',')
+			}
+			first = false
+			j.attrs = appendJSONString(j.attrs, []byte(k))
+			j.attrs = append(j.attrs, ':')
+			j.attrs = appendJSONString(j.attrs, []byte(attrs[k]))
+		}
+		j.attrs = append(j.attrs, '}')
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
+		return nil, env.opt("path", fmt.Sprintf("cannot create the directory: %v", err))
+	}
+	if err := j.open(); err != nil {
+		return nil, env.opt("path", err.Error())
+	}
+	return j, nil
+}
+
+func (j *jsonFile) open() error {
+	f, err := os.OpenFile(j.s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	j.f, j.size, j.regular = f, info.Size(), info.Mode().IsRegular()
+	return nil
+}
+
+// log writes msgs with one write, or one per file when the file rotates
+// among them.
+func (j *jsonFile) log(msgs []Message) (int, error) {
+	j.buf = j.buf[:0]
+	done := 0 // msgs[:done] are written
+	for i, m := range msgs {
+		mark := len(j.buf)
+		j.buf = j.entry(j.buf, m)
+		if j.rotates() && j.size+int64(len(j.buf)) > j.s.maxSize && j.size+int64(mark) > 0 {
+			// This entry would take the file past max-size: write the
+			// entries before it, rotate, and start the new file with it.
+			if err := j.write(j.buf[:mark]); err != nil {
+				return done, err
+			}
+			done = i
+			if err := j.rotate(); err != nil {
+				return done, err
+			}
+			j.buf = append(j.buf[:0], j.buf[mark:]...)
+		}
+	}
+	if err := j.write(j.buf); err != nil {
+		return done, err
+	}
+	return len(msgs), nil
+}
+
+func (j *jsonFile) rotates() bool { return j.s.maxSize > 0 && j.regular }
+
+func (j *jsonFile) write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if j.f == nil {
+		if err := j.open(); err != nil {
+			return err
+		}
+	}
+	n, err := j.f.Write(b)
+	j.size += int64(n)
+	return err
+}
+
+// entry appends one message as a JSON line. A piece of a split line gets
+// no newline in "log", so the pieces join back into the line, as Docker's.
+func (j *jsonFile) entry(b []byte, m Message) []byte {
+	b = append(b, `{"log":`...)
+	if m.Partial == nil || m.Partial.Last {
+		b = appendJSONStringNL(b, m.Line)
+	} else {
+		b = appendJSONString(b, m.Line)
+	}
+	b = append(b, `,"stream":"`...)
+	b = append(b, m.Stream...)
+	b = append(b, '"')
+	b = append(b, j.attrs...)
+	b = append(b, `,"time":"`...)
+	if !m.Time.Equal(j.lastTime) || j.lastTimeFmt == nil {
+		j.lastTime = m.Time
+		j.lastTimeFmt = m.Time.UTC().AppendFormat(j.lastTimeFmt[:0], "2006-01-02T15:04:05.000000000Z07:00")
+	}
+	b = append(b, j.lastTimeFmt...)
+	return append(b, `"}`+"\n"...)
+}
+
+// appendJSONStringNL appends s followed by a newline as a JSON string.
+func appendJSONStringNL(dst, s []byte) []byte {
+	dst = appendJSONString(dst, s)
+	return append(dst[:len(dst)-1], `\n"`...)
+}
+
+// rotate shifts the files: path.N-1 to path.N, ..., path to path.1, then
+// compresses path.1 if asked. With max-file 1 the file starts over.
+func (j *jsonFile) rotate() error {
+	if err := j.f.Close(); err != nil {
+		return err
+	}
+	j.f = nil
+	ext := ""
+	if j.s.compress {
+		ext = ".gz"
+	}
+	if j.s.maxFiles < 2 {
+		if err := os.Truncate(j.s.path, 0); err != nil {
+			return err
+		}
+		return j.open()
+	}
+	for i := j.s.maxFiles - 1; i > 1; i-- {
+		from := j.s.path + "." + strconv.Itoa(i-1) + ext
+		to := j.s.path + "." + strconv.Itoa(i) + ext
+		if err := os.Rename(from, to); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if err := os.Rename(j.s.path, j.s.path+".1"); err != nil {
+		return err
+	}
+	if j.s.compress {
+		if err := gzipFile(j.s.path + ".1"); err != nil {
+			return err
+		}
+	}
+	return j.open()
+}
+
+// gzipFile replaces path by path.gz, written to a temporary file first so a
+// reader never sees half of it.
+func gzipFile(path string) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".gz.tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	zw := gzip.NewWriter(tmp)
+	if _, err := io.Copy(zw, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path+".gz"); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+func (j *jsonFile) close() error {
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}

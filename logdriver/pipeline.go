@@ -1,0 +1,555 @@
+// Package logdriver carries a child's stdout and stderr to a log driver —
+// json-file, syslog, fluentd, splunk or gelf, with Docker's option names
+// and framing — and masks secret values in that output on the way.
+//
+// A Pipeline plugs into a child the way os/exec expects:
+//
+//	p, err := logdriver.New(in)
+//	cmd.Stdout, cmd.Stderr = p.Stdout(), p.Stderr()
+//	err = cmd.Run()
+//	err = p.Close() // flushes, then reports what could not be delivered
+//
+// With driver none and no masking, Stdout and Stderr return shroud's own
+// files, so the child inherits them: no pipe, no copy (see Direct).
+package logdriver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Config is the [log] section of a config, with secret options resolved.
+type Config struct {
+	// Driver is one of Drivers; empty means none.
+	Driver string
+	// Options are the driver's options, Docker's names and string values,
+	// the resolved secret options included.
+	Options map[string]string
+	// SecretOptions names the options whose values came from secrets: they
+	// are never shown in an error, and are masked like any secret.
+	SecretOptions []string
+	// Mask turns masking on: every value of MaskValues (and of the secret
+	// options) is replaced by MaskText in the output.
+	Mask        bool
+	MaskValues  [][]byte
+	MaskOptions MaskOptions
+	// Tee also copies the (masked) output to Stdout and Stderr; see
+	// DefaultTee.
+	Tee bool
+}
+
+// Input is what New builds a pipeline from: a Config and where it runs.
+type Input struct {
+	Config
+	// Info describes the child for tags and record fields.
+	Info Info
+	// Stdout and Stderr are shroud's own: what a child inherits with
+	// driver none, and where Tee copies to. Default os.Stdout, os.Stderr.
+	Stdout, Stderr io.Writer
+	// Logger receives the pipeline's diagnostics (delivery failures,
+	// drops). Default slog.Default().
+	Logger *slog.Logger
+	// CloseTimeout bounds how long Close waits for the driver to take what
+	// is still buffered. Default 10s.
+	CloseTimeout time.Duration
+}
+
+// Stats counts what went through a pipeline. Dropped counts what was lost:
+// discarded by non-blocking mode when its buffer was full, refused by the
+// driver, or still undelivered when Close gave up.
+type Stats struct {
+	Messages, Bytes               uint64
+	DroppedMessages, DroppedBytes uint64
+	// DeliveryErrors counts failed deliveries (each retried unless the
+	// driver refused the messages for good).
+	DeliveryErrors uint64
+	// Masked counts secret values replaced in the output.
+	Masked uint64
+}
+
+// A Pipeline carries a child's output to a log driver.
+type Pipeline struct {
+	driverName string
+	direct     bool
+	stdout     io.Writer
+	stderr     io.Writer
+	out, errs  *stream
+	masker     *Masker
+	redact     redactor
+	log        *slog.Logger
+
+	drv     driver // nil: no driver (none, with masking)
+	sendMu  sync.Mutex
+	queue   *queue // non-blocking mode
+	drained chan struct{}
+	// stop aborts retries once Close has waited long enough.
+	stop         context.Context
+	cancel       context.CancelFunc
+	closeTimeout time.Duration
+	closeOnce    sync.Once
+	closeErr     error
+
+	messages, bytes               atomic.Uint64
+	droppedMessages, droppedBytes atomic.Uint64
+	deliveryErrors                atomic.Uint64
+	failing                       atomic.Bool
+}
+
+// New validates the options, connects the driver and returns a pipeline.
+// A bad option or an address that does not answer is an error naming the
+// option; a value that came from a secret is never shown.
+func New(in Input) (*Pipeline, error) {
+	if in.Driver == "" {
+		in.Driver = None
+	}
+	if in.Stdout == nil {
+		in.Stdout = os.Stdout
+	}
+	if in.Stderr == nil {
+		in.Stderr = os.Stderr
+	}
+	if in.Logger == nil {
+		in.Logger = slog.Default()
+	}
+	if in.CloseTimeout <= 0 {
+		in.CloseTimeout = 10 * time.Second
+	}
+	if in.Info.Hostname == "" {
+		in.Info.Hostname, _ = os.Hostname()
+	}
+	if in.Info.FullID == "" {
+		in.Info.FullID = in.Info.Hostname
+	}
+	if in.Info.Name == "" {
+		in.Info.Name = filepath.Base(os.Args[0])
+	}
+	if in.MaskOptions.MinLength != 0 && in.MaskOptions.MinLength < MinMaskMinLength {
+		return nil, fmt.Errorf("mask_min_length %d is below %d, which would mask ordinary text", in.MaskOptions.MinLength, MinMaskMinLength)
+	}
+
+	p := &Pipeline{driverName: in.Driver, stdout: in.Stdout, stderr: in.Stderr, log: in.Logger, closeTimeout: in.CloseTimeout}
+	p.stop, p.cancel = context.WithCancel(context.Background())
+	built := false
+	defer func() {
+		if !built {
+			p.cancel()
+		}
+	}()
+	var secretValues [][]byte
+	for _, name := range in.SecretOptions {
+		if v := in.Options[name]; v != "" {
+			p.redact.secrets = append(p.redact.secrets, v)
+			secretValues = append(secretValues, []byte(v))
+		}
+	}
+	if in.Mask {
+		p.masker = NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
+	}
+	p.redact.masker = p.masker
+	if p.redact.masker == nil && len(in.MaskValues) > 0 {
+		// Diagnostics hide values even when the output is not masked.
+		p.redact.masker = NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
+	}
+
+	if errs := checkNames(in.Driver, sortedKeys(in.Options)); len(errs) > 0 {
+		return nil, p.joinErrors(errs)
+	}
+	r := &optReader{driver: in.Driver, opts: in.Options, secret: map[string]bool{}}
+	for _, name := range in.SecretOptions {
+		r.secret[name] = true
+	}
+	common, settings := parseDriver(r)
+	if len(r.errs) > 0 {
+		return nil, p.joinErrors(r.errs)
+	}
+
+	if in.Driver == None {
+		if p.masker == nil {
+			p.direct = true
+			return p, nil // nothing to stop: the deferred cancel is right
+		}
+		in.Tee = true // the masked output has nowhere else to go
+	}
+	if in.Driver != None {
+		env := driverEnv{info: in.Info, tag: common.tag.render(in.Info), attrs: common.attrs.pick(in.Info), opt: r.optError, stop: p.stop}
+		env.tag = p.redact.redact(env.tag)
+		for k, v := range env.attrs {
+			env.attrs[k] = p.redact.redact(v)
+		}
+		drv, err := newDriver(in.Driver, settings, env)
+		if err != nil {
+			return nil, errors.New(p.redact.redact(err.Error()))
+		}
+		p.drv = drv
+		if common.mode == NonBlocking {
+			p.queue = newQueue(int(common.maxBufferSize))
+			p.drained = make(chan struct{})
+			go p.drain()
+		}
+	}
+	var teeOut, teeErr io.Writer
+	if in.Tee {
+		teeOut, teeErr = in.Stdout, in.Stderr
+	}
+	p.out = &stream{p: p, fr: framer{stream: "stdout"}, tee: teeOut}
+	p.errs = &stream{p: p, fr: framer{stream: "stderr"}, tee: teeErr}
+	built = true
+	return p, nil
+}
+
+func (p *Pipeline) joinErrors(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = p.redact.redact(e.Error())
+	}
+	if len(msgs) == 1 {
+		return errors.New(msgs[0])
+	}
+	return fmt.Errorf("%d problems with [log]:\n  - %s", len(msgs), strings.Join(msgs, "\n  - "))
+}
+
+// Direct reports that the child should inherit shroud's stdout and stderr
+// (driver none, no masking): Stdout and Stderr return them as they were
+// given, so os/exec passes the file descriptors on, with no pipe and no copy.
+func (p *Pipeline) Direct() bool { return p.direct }
+
+// Stdout is the writer for the child's stdout.
+func (p *Pipeline) Stdout() io.Writer {
+	if p.direct {
+		return p.stdout
+	}
+	return p.out
+}
+
+// Stderr is the writer for the child's stderr.
+func (p *Pipeline) Stderr() io.Writer {
+	if p.direct {
+		return p.stderr
+	}
+	return p.errs
+}
+
+// AddMask masks values from now on, with those already masked: after a
+// rotation, the old and the new value of a secret both stay masked. It
+// does nothing when masking is off.
+func (p *Pipeline) AddMask(values [][]byte) {
+	if p.masker != nil {
+		p.masker.Add(values)
+	}
+}
+
+// Stats returns the counters so far.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{
+		Messages: p.messages.Load(), Bytes: p.bytes.Load(),
+		DroppedMessages: p.droppedMessages.Load(), DroppedBytes: p.droppedBytes.Load(),
+		DeliveryErrors: p.deliveryErrors.Load(),
+	}
+	if p.masker != nil {
+		s.Masked = p.masker.Masked()
+	}
+	return s
+}
+
+// Close ends both streams (what the masker held back goes out, a last line
+// without a newline is sent), waits up to CloseTimeout for the driver to
+// take what is buffered, and closes the driver. Its error says what was
+// lost. Call it after the child's output is at end of file (after
+// cmd.Wait); later writes fail.
+func (p *Pipeline) Close() error {
+	p.closeOnce.Do(func() {
+		if p.direct {
+			return
+		}
+		p.out.finish()
+		p.errs.finish()
+		timer := time.AfterFunc(p.closeTimeout, p.cancel)
+		defer timer.Stop()
+		if p.queue != nil {
+			p.queue.close()
+			<-p.drained
+		}
+		var errs []string
+		if p.drv != nil {
+			p.sendMu.Lock()
+			if err := p.drv.close(); err != nil {
+				errs = append(errs, p.redact.redact(err.Error()))
+			}
+			p.sendMu.Unlock()
+		}
+		p.cancel()
+		if n := p.droppedMessages.Load(); n > 0 {
+			errs = append(errs, fmt.Sprintf("%d messages (%d bytes) were not delivered", n, p.droppedBytes.Load()))
+		}
+		if len(errs) > 0 {
+			p.closeErr = fmt.Errorf("log driver %s: %s", p.driverName, strings.Join(errs, "; "))
+		}
+	})
+	return p.closeErr
+}
+
+// deliver hands messages of one chunk to the driver: directly in blocking
+// mode, through the bounded queue in non-blocking mode.
+func (p *Pipeline) deliver(msgs []Message) {
+	if len(msgs) == 0 || p.drv == nil {
+		return
+	}
+	if p.queue != nil {
+		if n, b := p.queue.push(msgs); n > 0 {
+			p.dropped(n, b)
+		}
+		return
+	}
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	p.send(msgs)
+}
+
+// drain feeds the driver from the queue in non-blocking mode.
+func (p *Pipeline) drain() {
+	defer close(p.drained)
+	for {
+		batch, ok := p.queue.take()
+		if !ok {
+			return
+		}
+		p.sendMu.Lock()
+		p.send(batch)
+		p.sendMu.Unlock()
+	}
+}
+
+// Backoff bounds for retrying a failed delivery.
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 30 * time.Second
+)
+
+// send delivers msgs, retrying with exponential backoff and jitter. It gives
+// up on messages the driver refuses for good, and on everything once Close
+// has waited CloseTimeout.
+func (p *Pipeline) send(msgs []Message) {
+	wait := retryMin
+	for len(msgs) > 0 {
+		n, err := p.drv.log(msgs)
+		p.messages.Add(uint64(n))
+		p.bytes.Add(lineBytes(msgs[:n]))
+		msgs = msgs[n:]
+		if err == nil {
+			if p.failing.CompareAndSwap(true, false) {
+				p.log.Info("log driver delivers again", "driver", p.driverName)
+			}
+			return
+		}
+		p.deliveryErrors.Add(1)
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			p.log.Error("log driver refused messages; dropping them", "driver", p.driverName, "messages", max(perm.n, 1), "error", p.redact.redact(err.Error()))
+			k := min(max(perm.n, 1), len(msgs))
+			p.dropped(k, lineBytes(msgs[:k]))
+			msgs = msgs[k:]
+			continue
+		}
+		if p.stop.Err() != nil {
+			p.dropped(len(msgs), lineBytes(msgs))
+			return
+		}
+		if p.failing.CompareAndSwap(false, true) {
+			p.log.Warn("log driver cannot deliver; retrying with backoff", "driver", p.driverName, "error", p.redact.redact(err.Error()))
+		}
+		// Full jitter in [wait/2, wait].
+		d := wait/2 + rand.N(wait/2+1)
+		select {
+		case <-time.After(d):
+		case <-p.stop.Done():
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+func (p *Pipeline) dropped(n int, bytes uint64) {
+	if p.droppedMessages.Add(uint64(n)) == uint64(n) {
+		p.log.Warn("log driver dropped messages (counted in stats)", "driver", p.driverName, "messages", n)
+	}
+	p.droppedBytes.Add(bytes)
+}
+
+func lineBytes(msgs []Message) uint64 {
+	var n uint64
+	for _, m := range msgs {
+		n += uint64(len(m.Line))
+	}
+	return n
+}
+
+// permanentError marks a delivery the driver refuses for good (Splunk
+// answering 400 or 403): retrying cannot help, so its n messages
+// are dropped.
+type permanentError struct {
+	n   int
+	err error
+}
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// readSize is how much a stream reads from the child's pipe at once.
+const readSize = 256 * 1024
+
+// pipeSize is the capacity growPipe asks for: the child writes ahead
+// while the pipeline works, and both sides make fewer, larger calls.
+const pipeSize = 1 << 20
+
+// growPipe enlarges the child's pipe (Linux F_SETPIPE_SZ), when r is one.
+// Failing is harmless: the pipe keeps its 64 KiB.
+func growPipe(r io.Reader) {
+	sc, ok := r.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) {
+		syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETPIPE_SZ, pipeSize)
+	})
+}
+
+// stream is the writer for one of the child's streams. It masks, copies to
+// the tee, frames lines and hands them to the pipeline.
+type stream struct {
+	p   *Pipeline
+	tee io.Writer
+	fr  framer
+
+	mu     sync.Mutex
+	buf    []byte // buf[:held] are bytes the masker held back
+	held   int
+	ms     maskStream
+	msgs   []Message
+	done   bool
+	teeErr bool
+}
+
+// Write takes the next bytes of the stream.
+func (s *stream) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return 0, os.ErrClosed
+	}
+	if s.held == 0 {
+		hold := s.process(b, false)
+		s.buf = append(s.buf[:0], b[hold:]...)
+		s.held = len(s.buf)
+		return len(b), nil
+	}
+	s.buf = append(s.buf[:s.held], b...)
+	s.keep(s.process(s.buf, false))
+	return len(b), nil
+}
+
+// ReadFrom copies the child's pipe until end of file. os/exec's copy
+// goroutine calls it: reading into the stream's own buffer, after the
+// bytes held back, saves a copy of every byte.
+func (s *stream) ReadFrom(r io.Reader) (int64, error) {
+	growPipe(r)
+	var total int64
+	for {
+		s.mu.Lock()
+		if s.done {
+			s.mu.Unlock()
+			return total, os.ErrClosed
+		}
+		if cap(s.buf)-s.held < readSize {
+			// Room for a read after the held-back bytes, and for the next
+			// ones, so this happens once.
+			buf := make([]byte, s.held, 2*readSize)
+			copy(buf, s.buf[:s.held])
+			s.buf = buf
+		}
+		buf := s.buf[:cap(s.buf)]
+		s.mu.Unlock()
+
+		n, err := r.Read(buf[s.held:])
+
+		s.mu.Lock()
+		if n > 0 && !s.done {
+			total += int64(n)
+			s.buf = buf[:s.held+n]
+			s.keep(s.process(s.buf, false))
+		}
+		s.mu.Unlock()
+		if err == io.EOF {
+			s.finish()
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// keep moves the held-back tail, buf[hold:], to the front of buf.
+func (s *stream) keep(hold int) {
+	s.held = copy(s.buf, s.buf[hold:])
+	s.buf = s.buf[:s.held]
+}
+
+// process masks text and sends out what is ready; it returns where the
+// held-back tail starts.
+func (s *stream) process(text []byte, final bool) int {
+	emit, hold := text, len(text)
+	if m := s.p.masker; m != nil {
+		emit, hold = s.ms.process(m, text, final)
+	}
+	if len(emit) > 0 || final {
+		s.output(emit, final)
+	}
+	return hold
+}
+
+func (s *stream) output(b []byte, final bool) {
+	if s.tee != nil && len(b) > 0 {
+		if _, err := s.tee.Write(b); err != nil && !s.teeErr {
+			s.teeErr = true // said once: shroud's own stdout is gone
+			s.p.log.Warn("cannot copy the child's output to shroud's own "+s.fr.stream, "error", err)
+		}
+	}
+	if s.p.drv == nil {
+		return
+	}
+	now := time.Now()
+	s.msgs = s.fr.frame(s.msgs[:0], b, now)
+	if final {
+		s.msgs = s.fr.flush(s.msgs, now)
+	}
+	s.p.deliver(s.msgs)
+	clear(s.msgs) // drop references into buffers
+}
+
+// finish ends the stream: the held-back bytes are masked as they are and
+// go out, with the last line.
+func (s *stream) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.process(s.buf[:s.held], true)
+	s.held = 0
+	s.buf = nil
+	s.done = true
+}
