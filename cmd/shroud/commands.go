@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/signal"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -78,7 +81,17 @@ func run(c *cli.Context) error {
 		return withCode(signal.ExitFailure, err)
 	}
 	env := m.Environ(os.Environ())
-	if !needsSupervisor(c) {
+	// The log pipeline connects its driver now, so a bad address fails
+	// before the child starts. With driver none and no masking it is
+	// Direct: the child inherits shroud's stdout and stderr.
+	logs, err := logdriver.New(logdriver.Input{
+		Config: *m.Log,
+		Info:   logdriver.Info{Name: filepath.Base(argv[0]), Command: strings.Join(argv, " ")},
+	})
+	if err != nil {
+		return withCode(signal.ExitFailure, err)
+	}
+	if !needsSupervisor(c) && logs.Direct() {
 		err = signal.Exec(argv, env)
 		return withCode(signal.ExitCode(err), err)
 	}
@@ -86,11 +99,14 @@ func run(c *cli.Context) error {
 		Argv:        argv,
 		Env:         env,
 		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
+		Stdout:      logs.Stdout(),
+		Stderr:      logs.Stderr(),
 		SignalGroup: c.Bool("signal-group"),
 		Log:         slog.Default(),
 	})
+	if cerr := logs.Close(); cerr != nil {
+		slog.Error("log delivery incomplete", "error", cerr) // the child's status still stands
+	}
 	if err != nil {
 		return withCode(code, err) // a start failure, or a crash loop given up
 	}
@@ -99,8 +115,9 @@ func run(c *cli.Context) error {
 
 // needsSupervisor reports whether run must stay the child's parent rather
 // than replace itself with it (the fast path). Each feature that needs shroud
-// alive while the child runs adds its condition here: rotation, a log
-// driver, the --listen admin server.
+// alive while the child runs adds its condition here: rotation, the --listen
+// admin server. A log pipeline that carries the child's output (a driver, or
+// masking) is the other reason, checked where the pipeline is built.
 func needsSupervisor(c *cli.Context) bool {
 	return c.Bool("supervise") || c.Bool("signal-group")
 }
@@ -292,6 +309,11 @@ func printTable(w io.Writer, spec *inject.Spec, vals inject.Values) {
 	for _, f := range spec.Files {
 		for _, ref := range f.Refs() { // a row per dependency
 			row("file "+f.Path, ref)
+		}
+	}
+	if spec.Log != nil {
+		for _, o := range spec.Log.Secrets {
+			row("log "+o.Name, o.Ref)
 		}
 	}
 	tw.Flush()

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunLogDriverMasks runs a real child under `shroud run` with the
+// json-file driver and masking: its output reaches the log file and the tee
+// with every form of the secret masked, stream names kept, and shroud exits
+// with the child's status.
+func TestRunLogDriverMasks(t *testing.T) {
+	dir := t.TempDir()
+	const secret = "canary-e2e-Vb5nR8"
+	write(t, dir, "s/db.json", `{"password":"`+secret+`"}`)
+	write(t, dir, "s/logpath", filepath.Join(dir, "logs", "app-json.log")+"\n")
+	write(t, dir, "shroud.toml", `
+[[secrets]]
+name = "PW"
+value_from = "file:s/db.json#password"
+
+[log]
+driver = "json-file"
+mask = true
+[[log.secret_options]]
+name = "path"
+value_from = "file:s/logpath"
+`)
+	b64 := base64.StdEncoding.EncodeToString([]byte("user:" + secret))
+	script := fmt.Sprintf(`echo "pw=$PW"; printf 'half=%%s' "${PW%%????????}"; printf '%%s\n' "${PW#?????????}"; echo "b64=%s" >&2; exit 3`, b64)
+	r := shroud(t, dir, nil, "run", "--config", "shroud.toml", "--", "sh", "-c", script)
+	if r.code != 3 {
+		t.Fatalf("exit %d, want the child's 3; stderr %q", r.code, r.stderr)
+	}
+	noCanary(t, "tee", r.stdout, r.stderr)
+	if !strings.Contains(r.stdout, "pw=*****") {
+		t.Errorf("tee stdout = %q, want the value masked", r.stdout)
+	}
+
+	f, err := os.Open(filepath.Join(dir, "logs", "app-json.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	streams := map[string]int{}
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		var rec struct{ Log, Stream, Time string }
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("json-file line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, rec.Log)
+		streams[rec.Stream]++
+	}
+	all := strings.Join(lines, "")
+	noCanary(t, "json-file log", all)
+	if strings.Contains(all, b64) || !strings.Contains(all, "pw=*****") || streams["stdout"] == 0 || streams["stderr"] == 0 {
+		t.Errorf("log lines %q, streams %v", lines, streams)
+	}
+}
+
+// TestRunLogNoneKeepsFastPath: without a driver or masking the child still
+// replaces shroud (same PID, no pipe).
+func TestRunLogNoneKeepsFastPath(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "shroud.toml", "[log]\ndriver = \"none\"\n")
+	r := shroud(t, dir, nil, "run", "--config", "shroud.toml", "--", "sh", "-c", `echo $$; test -t 1 || readlink /proc/self/fd/1`)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, fmt.Sprintf("%d\n", r.pid)) {
+		t.Fatalf("exit %d stdout %q, want the child to have shroud's pid %d", r.code, r.stdout, r.pid)
+	}
+}
