@@ -51,7 +51,9 @@ func (f *Fake) PutSecretPending(region, name, value string) (arn, versionID stri
 }
 
 // DenySecret makes reads of the secret fail with AccessDeniedException.
-func (f *Fake) DenySecret(region, name string) { f.secretFlags(region, name, func(s *secret) { s.deny = true }) }
+func (f *Fake) DenySecret(region, name string) {
+	f.secretFlags(region, name, func(s *secret) { s.deny = true })
+}
 
 // BreakSecretKey makes reads of the secret fail with DecryptionFailure, as
 // when its KMS key is disabled.

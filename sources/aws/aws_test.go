@@ -368,8 +368,8 @@ func TestNotFoundNamesTheRegion(t *testing.T) {
 		"arn:aws:ssm:us-west-2:123456789012:parameter/only/west", "sm:here")
 	msgs := errorsOf(t, err)
 	for ref, wants := range map[string][]string{
-		"/only/west": {`reference "/only/west" (ssm, us-east-1)`, "GetParameters: ParameterNotFound", "parameter /only/west not found in us-east-1, the default region", "needs the full ARN"},
-		"sm:only/west": {`(secretsmanager, us-east-1)`, "ResourceNotFoundException", "secret only/west not found in us-east-1, the default region", "needs the full ARN"},
+		"/only/west":                 {`reference "/only/west" (ssm, us-east-1)`, "GetParameters: ParameterNotFound", "parameter /only/west not found in us-east-1, the default region", "needs the full ARN"},
+		"sm:only/west":               {`(secretsmanager, us-east-1)`, "ResourceNotFoundException", "secret only/west not found in us-east-1, the default region", "needs the full ARN"},
 		"sm:only/west::AWSPREVIOUS:": {"GetSecretValue: ResourceNotFoundException", "staging label AWSPREVIOUS of secret only/west"},
 		"/here:7":                    {"version 7 of parameter /here not found"},
 		"/here:green":                {`label "green" of parameter /here not found`},
