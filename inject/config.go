@@ -27,6 +27,10 @@ type Config struct {
 	Region  string       `toml:"region"`
 	Secrets []SecretSpec `toml:"secrets"`
 	Files   []FileSpec   `toml:"files"`
+	// AWS configures credentials and deadlines of the AWS backends.
+	AWS AWSConfig `toml:"aws"`
+	// EnvFrom binds many env vars at once, from a JSON object or an SSM path.
+	EnvFrom []EnvFromSpec `toml:"env_from"`
 
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
@@ -125,6 +129,8 @@ func (c *Config) validate() error {
 		}
 	}
 
+	errs = multierror.Append(errs, c.validateAWS())
+
 	paths := map[string]string{}
 	for i, f := range c.Files {
 		at := c.entry("files", i)
@@ -199,7 +205,7 @@ func (c *Config) at(line int) string {
 	return fmt.Sprintf("%s:%d", c.path, line)
 }
 
-// tableHeaderLines finds the line of every [[name]] header.
+// tableHeaderLines finds the line of every [[name]] and [name] header.
 func tableHeaderLines(data []byte) map[string][]int {
 	out := map[string][]int{}
 	for i, line := range strings.Split(string(data), "\n") {
@@ -207,6 +213,11 @@ func tableHeaderLines(data []byte) map[string][]int {
 		if strings.HasPrefix(line, "[[") {
 			if end := strings.Index(line, "]]"); end > 0 {
 				name := strings.TrimSpace(line[2:end])
+				out[name] = append(out[name], i+1)
+			}
+		} else if strings.HasPrefix(line, "[") {
+			if end := strings.IndexByte(line, ']'); end > 0 { // a [table]
+				name := strings.TrimSpace(line[1:end])
 				out[name] = append(out[name], i+1)
 			}
 		}

@@ -40,6 +40,12 @@ type Spec struct {
 	// Plain holds literal variables, such as an ECS container's
 	// environment; bound secrets win over them.
 	Plain map[string]string
+	// EnvFrom binds many variables at once ([[env_from]]); their names are
+	// known once the values are.
+	EnvFrom []EnvFrom
+
+	// kinds says where each Env binding came from (see bindingKind).
+	kinds map[string]bindingKind
 }
 
 // SpecInput holds what a Spec is built from. Config may be nil.
@@ -62,11 +68,12 @@ type SpecInput struct {
 // line and in the environment, to the working directory.
 func NewSpec(in SpecInput) (*Spec, error) {
 	var (
-		spec  Spec
+		spec  = Spec{kinds: map[string]bindingKind{}}
 		errs  *multierror.Error
 		bound = map[string]int{} // env name -> index in spec.Env
 	)
-	bind := func(v EnvVar) {
+	bind := func(v EnvVar, kind bindingKind) {
+		spec.kinds[v.Name] = kind
 		if i, ok := bound[v.Name]; ok {
 			spec.Env[i] = v
 			return
@@ -87,26 +94,34 @@ func NewSpec(in SpecInput) (*Spec, error) {
 				errs = multierror.Append(errs, fmt.Errorf("%s (--env-refs): %w", origin, err))
 				continue
 			}
-			bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: origin})
+			bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: origin}, boundByEnvRefs)
 		}
 	}
 
 	if c := in.Config; c != nil {
 		for i, s := range c.Secrets {
 			ref, _ := sources.Parse(s.ValueFrom) // validated when loaded
-			bind(EnvVar{Name: s.Name, Ref: anchor(ref, c.Dir()), Origin: c.entry("secrets", i)})
+			bind(EnvVar{Name: s.Name, Ref: anchor(ref, c.Dir()), Origin: c.entry("secrets", i)}, boundInConfig)
 		}
 		for i, f := range c.Files {
 			ref, _ := sources.Parse(f.ValueFrom)
 			mode, _ := parseMode(f.Mode)
 			spec.Files = append(spec.Files, File{Path: c.resolvePath(f.Path), Mode: mode, Ref: anchor(ref, c.Dir()), Origin: c.entry("files", i)})
 		}
+		for i, e := range c.EnvFrom {
+			ref := sources.PathRef(e.Path)
+			if e.Path == "" {
+				ref, _ = sources.Parse(e.ValueFrom)
+				ref = anchor(ref, c.Dir())
+			}
+			spec.EnvFrom = append(spec.EnvFrom, EnvFrom{Ref: ref, Prefix: e.Prefix, Origin: c.entry("env_from", i)})
+		}
 	}
 
 	if c := in.ECS; c != nil {
 		for i, s := range c.Secrets {
 			ref, _ := sources.Parse(s.ValueFrom) // validated when loaded
-			bind(EnvVar{Name: s.Name, Ref: anchor(ref, ""), Origin: fmt.Sprintf("%s secrets[%d]", c.path, i)})
+			bind(EnvVar{Name: s.Name, Ref: anchor(ref, ""), Origin: fmt.Sprintf("%s secrets[%d]", c.path, i)}, boundInConfig)
 		}
 		spec.Plain = c.Environment
 	}
@@ -131,7 +146,7 @@ func NewSpec(in SpecInput) (*Spec, error) {
 			errs = multierror.Append(errs, fmt.Errorf("--secret %s: %w", name, err))
 			continue
 		}
-		bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: "--secret " + name})
+		bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: "--secret " + name}, boundByFlag)
 	}
 	if err := listErrors(errs); err != nil {
 		return nil, err
@@ -167,6 +182,9 @@ func (s *Spec) Refs() []sources.Ref {
 	}
 	for _, f := range s.Files {
 		add(f.Ref)
+	}
+	for _, e := range s.EnvFrom {
+		add(e.Ref)
 	}
 	return refs
 }
@@ -209,7 +227,12 @@ func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 	m := &Materialized{Env: make(map[string]string, len(s.Env)+len(s.Plain))}
 	maps.Copy(m.Env, s.Plain)
 	var errs *multierror.Error
+	fromEnvFrom, err := s.expandEnvFrom(vals, m.Env)
+	errs = multierror.Append(errs, err)
 	for _, e := range s.Env {
+		if fromEnvFrom[e.Name] && s.kinds[e.Name] == boundByEnvRefs {
+			continue // env_from, from the config, wins over --env-refs
+		}
 		res, ok := vals[e.Ref]
 		if !ok || res.Err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("%s: %s has no value", e.Origin, e.Name))

@@ -180,6 +180,9 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 	if cfg != nil && opts.Region == "" {
 		opts.Region = cfg.Region
 	}
+	if cfg != nil {
+		opts.AWS = cfg.AWS
+	}
 	// render has none of these flags: they read as empty.
 	in.Secrets = c.StringSlice("secret")
 	in.EnvRefs = c.Bool("env-refs")
@@ -229,6 +232,9 @@ func printTable(w io.Writer, spec *inject.Spec, vals inject.Values) {
 	}
 	for _, f := range spec.Files {
 		row("file "+f.Path, f.Ref)
+	}
+	for _, e := range spec.EnvFrom {
+		row("env_from "+e.Prefix+"*", e.Ref)
 	}
 	tw.Flush()
 }

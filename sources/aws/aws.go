@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -35,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -148,6 +150,7 @@ func (s *Session) config(ctx context.Context) (awssdk.Config, error) {
 	}
 	load := []func(*config.LoadOptions) error{
 		config.WithAppID("shroud"),
+		config.WithLogger(debugLogger),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(s.opts.CallTimeout)),
 	}
 	if s.opts.Region != "" {
@@ -189,6 +192,13 @@ func (s *Session) config(ctx context.Context) (awssdk.Config, error) {
 	s.cfg = &cfg
 	return cfg, nil
 }
+
+// debugLogger sends the SDK's own log lines (such as the IMDSv1 fallback
+// warning) to the debug level of shroud's log instead of stderr. The SDK
+// logs no bodies unless told to, and shroud never tells it.
+var debugLogger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+	slog.Debug("aws sdk: "+fmt.Sprintf(format, v...), "level", string(c))
+})
 
 // retryer is the SDK's standard retryer with shroud's policy:
 //
