@@ -1,13 +1,16 @@
 package inject
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -244,4 +247,57 @@ func (s fixedSource) Fetch(_ context.Context, refs []sources.Ref) []sources.Resu
 		out[i] = s.res
 	}
 	return out
+}
+
+// FuzzEnvFrom expands an arbitrary value (what a secret or a listing
+// holds) as env_from does: it must never panic, give only valid names, and
+// never quote a value in an error.
+func FuzzEnvFrom(f *testing.F) {
+	f.Add([]byte(`{"db-host":"h","db_host":"`+canary+`","1st":"x","n":5,"o":{"a":[1]}}`), "APP_")
+	f.Add([]byte(`{"a":"\u0000bin","B":"ok"}`), "")
+	f.Add([]byte(`["not an object"]`), "P")
+	f.Fuzz(func(t *testing.T, data []byte, prefix string) {
+		if prefix != "" && !sources.ValidEnvName(prefix) {
+			return // the config refuses such a prefix
+		}
+		ref := sources.PathRef("/fuzz/")
+		spec := &Spec{EnvFrom: []EnvFrom{{Ref: ref, Prefix: prefix, Origin: "fuzz"}}}
+		m, err := spec.Materialize(Values{ref: {Value: sources.Value{Data: data}}})
+		fields, ferr := sources.ObjectFields(data)
+		if err != nil {
+			if ferr != nil {
+				return
+			}
+			// The same keys with every value replaced by one of its class
+			// (text or binary) must give the same error: values never
+			// reach the message.
+			masked := map[string]string{}
+			for k, v := range fields {
+				if !utf8.ValidString(k) {
+					return // re-encoding would change the key
+				}
+				masked[k] = "x"
+				if bytes.IndexByte(v, 0) >= 0 || !utf8.Valid(v) {
+					masked[k] = "\x00"
+				}
+			}
+			mdata, _ := json.Marshal(masked)
+			_, merr := spec.Materialize(Values{ref: {Value: sources.Value{Data: mdata}}})
+			if merr == nil || merr.Error() != err.Error() {
+				t.Fatalf("the error depends on the values:\n%v\nwith values masked:\n%v", err, merr)
+			}
+			return
+		}
+		for name, v := range m.Env {
+			if !sources.ValidEnvName(name) || !strings.HasPrefix(name, prefix) {
+				t.Fatalf("invalid name %q", name)
+			}
+			if strings.IndexByte(v, 0) >= 0 {
+				t.Fatalf("%s holds a NUL byte", name)
+			}
+		}
+		if len(m.Env) != len(fields) {
+			t.Fatalf("%d variables from %d keys", len(m.Env), len(fields))
+		}
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -363,15 +364,20 @@ func ecsTaskRegion(ctx context.Context, uri string) (string, error) {
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
+	return taskRegion(io.LimitReader(resp.Body, 1<<20))
+}
+
+// taskRegion reads the region of the TaskARN in a task metadata document.
+func taskRegion(r io.Reader) (string, error) {
 	var task struct {
 		TaskARN string `json:"TaskARN"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&task); err != nil {
-		return "", fmt.Errorf("decoding the task: %v", err)
+	if err := json.NewDecoder(r).Decode(&task); err != nil {
+		return "", errors.New("the task metadata is not a JSON object with a TaskARN")
 	}
 	parts := strings.Split(task.TaskARN, ":")
-	if len(parts) < 4 || parts[3] == "" {
-		return "", fmt.Errorf("the task has no ARN with a region")
+	if len(parts) < 6 || parts[0] != "arn" || !sources.ValidAWSRegion(parts[3]) {
+		return "", errors.New("the task metadata has no TaskARN with a region")
 	}
 	return parts[3], nil
 }
