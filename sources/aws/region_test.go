@@ -9,7 +9,7 @@ import (
 
 func TestTaskRegion(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"TaskARN":"arn:aws:ecs:eu-north-1:123456789012:task/c/abc"}`:          "eu-north-1",
+		`{"TaskARN":"arn:aws:ecs:eu-north-1:123456789012:task/c/abc"}`:           "eu-north-1",
 		`{"TaskARN":"arn:aws-us-gov:ecs:us-gov-west-1:123456789012:task/c/abc"}`: "us-gov-west-1",
 		`{"TaskARN":"arn:aws:ecs::123456789012:task/c/abc"}`:                     "",
 		`{"Cluster":"c"}`: "",
