@@ -152,6 +152,7 @@ func (s *Session) config(ctx context.Context) (awssdk.Config, error) {
 	load := []func(*config.LoadOptions) error{
 		config.WithAppID("shroud"),
 		config.WithLogger(debugLogger),
+		config.WithClientLogMode(awssdk.LogRetries), // never bodies
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(s.opts.CallTimeout)),
 	}
 	if s.opts.Region != "" {
@@ -424,17 +425,24 @@ type group struct {
 // for a name. References whose region cannot be known fail in out.
 func (s *Session) plan(ctx context.Context, refs []sources.Ref, out []sources.Result) []*group {
 	var (
-		groups []*group
-		byName = map[string]*group{}
+		groups    []*group
+		byName    = map[string]*group{}
+		defRegion string
+		defErr    error
+		asked     bool
 	)
 	for i, ref := range refs {
 		region := ref.Region
 		if region == "" {
-			var err error
-			if region, err = s.defaultRegion(ctx); err != nil {
-				out[i] = sources.Result{Err: err}
+			if !asked { // once: a failed metadata lookup is not repeated per name
+				defRegion, defErr = s.defaultRegion(ctx)
+				asked = true
+			}
+			if defErr != nil {
+				out[i] = sources.Result{Err: defErr}
 				continue
 			}
+			region = defRegion
 		}
 		g := byName[region]
 		if g == nil {
