@@ -73,6 +73,9 @@ type Call struct {
 	Start, End time.Time
 	// Size is the number of names or ids in a batch call.
 	Size int
+	// Conn is the client's address: calls on one kept-alive connection
+	// share it.
+	Conn string
 }
 
 // Faults are the failures and delays injected into the calls of an API.
@@ -253,7 +256,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &request{body: body}
-	call := Call{Start: time.Now()}
+	call := Call{Start: time.Now(), Conn: r.RemoteAddr}
 
 	service, region, principal, verr := f.verify(r, body)
 	req.region, req.principal = region, principal

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -652,8 +653,26 @@ func TestDefaultRegion(t *testing.T) {
 	}
 }
 
+// TestClientsReused: a session keeps one client per service and region, so
+// later resolves (the watch loop's) reuse its connections.
+func TestClientsReused(t *testing.T) {
+	f := newFake(t)
+	f.PutParameter("us-east-1", "/x", awsfake.String, "v")
+	r := resolver(awssrc.Options{})
+	mustResolve(t, r, "/x")
+	mustResolve(t, r, "/x")
+	calls := f.Calls()
+	if len(calls) != 2 || calls[0].Conn != calls[1].Conn {
+		t.Errorf("calls %+v: the second resolve did not reuse the first's connection", calls)
+	}
+	mustResolve(t, resolver(awssrc.Options{}), "/x")
+	if calls = f.Calls(); calls[2].Conn == calls[0].Conn {
+		t.Errorf("a new session reused another session's connection")
+	}
+}
+
 // TestLazy: a session makes no call and loads nothing until an AWS
-// reference is resolved, and reuses one client per region.
+// reference is resolved.
 func TestLazy(t *testing.T) {
 	f := newFake(t)
 	t.Setenv("AWS_PROFILE", "no-such-profile") // loading the config would fail
@@ -667,5 +686,43 @@ func TestLazy(t *testing.T) {
 	_, err := resolve(t, r, "sm:x")
 	if msg := errorsOf(t, err)["sm:x"]; !strings.Contains(msg, "no-such-profile") {
 		t.Errorf("bad profile: %s", msg)
+	}
+}
+
+// TestServiceEndpointsAndProfile: the per-service endpoint overrides win
+// over AWS_ENDPOINT_URL, and [aws] profile selects the shared config's
+// region and credentials.
+func TestServiceEndpointsAndProfile(t *testing.T) {
+	ssmFake := newFake(t)
+	smFake := awsfake.New()
+	t.Cleanup(smFake.Close)
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1") // nothing listens there
+	t.Setenv("AWS_ENDPOINT_URL_SSM", ssmFake.URL())
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", smFake.URL())
+	ssmFake.PutParameter("ca-central-1", "/p", awsfake.String, "from-ssm-endpoint")
+	smFake.PutSecretString("ca-central-1", "s", "from-sm-endpoint")
+
+	dir := t.TempDir()
+	writeFile(t, dir+"/config", "[profile team]\nregion = ca-central-1\n")
+	writeFile(t, dir+"/credentials", "[team]\naws_access_key_id = "+awsfake.AccessKeyID+"\naws_secret_access_key = "+awsfake.SecretAccessKey+"\n")
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_REGION", "")
+
+	res := mustResolve(t, resolver(awssrc.Options{Profile: "team"}), "/p", "sm:s")
+	if string(res[0].Value.Data) != "from-ssm-endpoint" || string(res[1].Value.Data) != "from-sm-endpoint" || res[0].Value.Region != "ca-central-1" {
+		t.Errorf("got %q (%s), %q", res[0].Value.Data, res[0].Value.Region, res[1].Value.Data)
+	}
+	if ssmFake.Count("AmazonSSM.GetParameters", "ca-central-1") != 1 || smFake.Count("secretsmanager.GetSecretValue", "ca-central-1") != 1 {
+		t.Errorf("calls: ssm endpoint %v, secrets manager endpoint %v", ssmFake.Counts(), smFake.Counts())
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
