@@ -173,8 +173,8 @@ func (s *Session) config(ctx context.Context) (awssdk.Config, error) {
 	}
 	cfg.Retryer = func() awssdk.Retryer { return s.retryer(maxAttempts) }
 	if s.opts.RoleARN != "" {
-		// STS needs a region even when only ARNs are resolved; the global
-		// endpoint's region is the SDK's own fallback.
+		// STS needs a region even when no default region is known (only
+		// ARNs are resolved): us-east-1 is where the global endpoint lives.
 		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
 			if o.Region == "" {
 				o.Region = "us-east-1"
@@ -250,7 +250,8 @@ func (r *policyRetryer) GetRetryToken(ctx context.Context, opErr error) (func(er
 	return r.RetryerV2.GetRetryToken(ctx, opErr)
 }
 
-// fullJitter waits a random time in [0, min(max, base*2^attempt)): the
+// fullJitter waits a random time in [0, min(max, base*2^(n-1))] before the
+// n-th retry: the
 // "full jitter" of AWS's backoff guidance, so a fleet's retries spread out
 // instead of arriving together.
 type fullJitter struct {
@@ -263,6 +264,7 @@ func (j fullJitter) BackoffDelay(attempt int, err error) (time.Duration, error) 
 	if j.throttles.IsErrorThrottle(err) == awssdk.TrueTernary {
 		base = time.Second
 	}
+	attempt = max(attempt, 1) // 1 for the first retry; 0 under AWS_NEW_RETRIES_2026
 	ceiling := j.max
 	if attempt < 16 && base<<(attempt-1) < ceiling {
 		ceiling = base << (attempt - 1)
