@@ -175,7 +175,7 @@ func TestSSMBatchesOfTen(t *testing.T) {
 // TestRegionsInParallel: one group per region, the groups at once.
 func TestRegionsInParallel(t *testing.T) {
 	f := newFake(t)
-	f.SetFaults("", awsfake.Faults{Latency: 300 * time.Millisecond})
+	f.SetFaults("", awsfake.Faults{Latency: 500 * time.Millisecond}) // generous: the calls of both regions must overlap even on a loaded machine
 	f.PutParameter("us-east-1", "/app/a", awsfake.String, "a")
 	f.PutParameter("eu-west-1", "/app/b", awsfake.String, "b")
 	f.PutSecretString("us-east-1", "app/c", "c")
@@ -224,7 +224,7 @@ func assertOverlap(t *testing.T, calls []awsfake.Call) {
 
 func TestSecretsManager45InOneRound(t *testing.T) {
 	f := newFake(t)
-	f.SetFaults("", awsfake.Faults{Latency: 200 * time.Millisecond})
+	f.SetFaults("", awsfake.Faults{Latency: 400 * time.Millisecond})
 	var refs []string
 	for i := range 45 {
 		name := fmt.Sprintf("app/s%02d", i)
