@@ -17,6 +17,7 @@ bench:
 	go run ./bench/alibaba
 	go run ./bench/supervise
 	go run ./bench/logs
+	go run ./bench/aws
 
 fuzz:
 	go test ./sources -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 2s

@@ -39,6 +39,10 @@ type Config struct {
 	FilesRoot string `toml:"files_root"`
 	// Log configures where the child's output goes (ECS logConfiguration).
 	Log *LogSpec `toml:"log"`
+	// AWS configures credentials and deadlines of the AWS backends.
+	AWS AWSConfig `toml:"aws"`
+	// EnvFrom binds many env vars at once, from a JSON object or an SSM path.
+	EnvFrom []EnvFromSpec `toml:"env_from"`
 
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
@@ -197,6 +201,7 @@ func (c *Config) validate() error {
 		}
 	}
 
+	errs = multierror.Append(errs, c.validateAWS())
 	errs = multierror.Append(errs, c.validateFiles())
 	errs = multierror.Append(errs, c.validateLog())
 	return errs.ErrorOrNil()
@@ -254,7 +259,7 @@ func (c *Config) validateAlibaba(add func(format string, args ...any)) {
 	if a.Credentials == "ram_role_arn" && a.RoleARN == "" {
 		add("%s: [alibaba] credentials = \"ram_role_arn\" needs role_arn, the role to assume", at("credentials"))
 	}
-	if a.RoleARN != "" && !validRoleARN(a.RoleARN) {
+	if a.RoleARN != "" && !validRAMRoleARN(a.RoleARN) {
 		add("%s: [alibaba] role_arn %q is not a RAM role ARN like acs:ram::1234567890123456:role/app-secrets-reader", at("role_arn"), a.RoleARN)
 	}
 	if a.STSEndpoint != "" && strings.ContainsAny(a.STSEndpoint, "/ ") {
@@ -284,8 +289,8 @@ func checkEndpoint(s string) error {
 	return nil
 }
 
-// validRoleARN accepts acs:ram::ACCOUNT:role/NAME.
-func validRoleARN(s string) bool {
+// validRAMRoleARN accepts acs:ram::ACCOUNT:role/NAME.
+func validRAMRoleARN(s string) bool {
 	rest, ok := strings.CutPrefix(s, "acs:ram::")
 	account, role, ok2 := strings.Cut(rest, ":role/")
 	return ok && ok2 && account != "" && strings.Trim(account, "0123456789") == "" && role != ""
@@ -350,7 +355,7 @@ func (c *Config) at(line int) string {
 	return fmt.Sprintf("%s:%d", c.path, line)
 }
 
-// tableHeaderLines finds the line of every [[name]] header.
+// tableHeaderLines finds the line of every [[name]] and [name] header.
 func tableHeaderLines(data []byte) map[string][]int {
 	out := map[string][]int{}
 	for i, line := range strings.Split(string(data), "\n") {
@@ -358,6 +363,11 @@ func tableHeaderLines(data []byte) map[string][]int {
 		if strings.HasPrefix(line, "[[") {
 			if end := strings.Index(line, "]]"); end > 0 {
 				name := strings.TrimSpace(line[2:end])
+				out[name] = append(out[name], i+1)
+			}
+		} else if strings.HasPrefix(line, "[") {
+			if end := strings.IndexByte(line, ']'); end > 0 { // a [table]
+				name := strings.TrimSpace(line[1:end])
 				out[name] = append(out[name], i+1)
 			}
 		}

@@ -167,6 +167,7 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Add([]byte("[[secrets]]\nname = \"A\"\nvalue_from = \"sm:a\"\n[[files]]\npath = \"x\"\nvalue_from = \"file:y#k\"\nmode = \"0600\"\n"))
 	f.Add([]byte("region = \"us-east-1\"\n[x]\ny = 1\n"))
+	f.Add([]byte("[aws]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\ntimeout = \"3s\"\n[[env_from]]\npath = \"/a/\"\nprefix = \"A_\"\n[[env_from]]\nvalue_from = \"sm:x\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig("/cfg/shroud.toml", data)
 		if err != nil {

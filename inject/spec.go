@@ -57,6 +57,12 @@ type Spec struct {
 	Plain map[string]string
 	// Log is where the child's output goes; nil means driver none.
 	Log *LogTarget
+	// EnvFrom binds many variables at once ([[env_from]]); their names are
+	// known once the values are.
+	EnvFrom []EnvFrom
+
+	// kinds says where each Env binding came from (see bindingKind).
+	kinds map[string]bindingKind
 }
 
 // SpecInput holds what a Spec is built from. Config may be nil.
@@ -79,11 +85,12 @@ type SpecInput struct {
 // line and in the environment, to the working directory.
 func NewSpec(in SpecInput) (*Spec, error) {
 	var (
-		spec  Spec
+		spec  = Spec{kinds: map[string]bindingKind{}}
 		errs  *multierror.Error
 		bound = map[string]int{} // env name -> index in spec.Env
 	)
-	bind := func(v EnvVar) {
+	bind := func(v EnvVar, kind bindingKind) {
+		spec.kinds[v.Name] = kind
 		if i, ok := bound[v.Name]; ok {
 			spec.Env[i] = v
 			return
@@ -104,25 +111,33 @@ func NewSpec(in SpecInput) (*Spec, error) {
 				errs = multierror.Append(errs, fmt.Errorf("%s (--env-refs): %w", origin, err))
 				continue
 			}
-			bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: origin})
+			bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: origin}, boundByEnvRefs)
 		}
 	}
 
 	if c := in.Config; c != nil {
 		for i, s := range c.Secrets {
 			ref, _ := sources.Parse(s.ValueFrom) // validated when loaded
-			bind(EnvVar{Name: s.Name, Ref: anchor(ref, c.Dir()), Origin: c.entry("secrets", i)})
+			bind(EnvVar{Name: s.Name, Ref: anchor(ref, c.Dir()), Origin: c.entry("secrets", i)}, boundInConfig)
 		}
 		for i := range c.Files {
 			spec.Files = append(spec.Files, c.newFile(i)) // validated when loaded
 		}
 		spec.Log = c.logTarget()
+		for i, e := range c.EnvFrom {
+			ref := sources.PathRef(e.Path)
+			if e.Path == "" {
+				ref, _ = sources.Parse(e.ValueFrom)
+				ref = anchor(ref, c.Dir())
+			}
+			spec.EnvFrom = append(spec.EnvFrom, EnvFrom{Ref: ref, Prefix: e.Prefix, Origin: c.entry("env_from", i)})
+		}
 	}
 
 	if c := in.ECS; c != nil {
 		for i, s := range c.Secrets {
 			ref, _ := sources.Parse(s.ValueFrom) // validated when loaded
-			bind(EnvVar{Name: s.Name, Ref: anchor(ref, ""), Origin: fmt.Sprintf("%s secrets[%d]", c.path, i)})
+			bind(EnvVar{Name: s.Name, Ref: anchor(ref, ""), Origin: fmt.Sprintf("%s secrets[%d]", c.path, i)}, boundInConfig)
 		}
 		spec.Plain = c.Environment
 		if spec.Log == nil && c.Log != nil { // the config's [log] wins
@@ -150,7 +165,7 @@ func NewSpec(in SpecInput) (*Spec, error) {
 			errs = multierror.Append(errs, fmt.Errorf("--secret %s: %w", name, err))
 			continue
 		}
-		bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: "--secret " + name})
+		bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: "--secret " + name}, boundByFlag)
 	}
 	if err := listErrors(errs); err != nil {
 		return nil, err
@@ -194,6 +209,9 @@ func (s *Spec) Refs() []sources.Ref {
 		for _, o := range s.Log.Secrets {
 			add(o.Ref)
 		}
+	}
+	for _, e := range s.EnvFrom {
+		add(e.Ref)
 	}
 	return refs
 }
@@ -266,7 +284,15 @@ func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 		}
 		return ok
 	}
+	for _, ef := range s.EnvFrom {
+		resolved(ef.Origin, ef.Ref.Raw, ef.Ref) // reports a failed reference once
+	}
+	fromEnvFrom, err := s.expandEnvFrom(vals, m.Env)
+	errs = multierror.Append(errs, err)
 	for _, e := range s.Env {
+		if fromEnvFrom[e.Name] && s.kinds[e.Name] == boundByEnvRefs {
+			continue // env_from, from the config, wins over --env-refs
+		}
 		if !resolved(e.Origin, e.Name, e.Ref) {
 			continue
 		}
@@ -289,7 +315,6 @@ func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 		}
 		m.Files = append(m.Files, Rendered{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Root: f.Root, Data: data})
 	}
-	var err error
 	m.Log, err = s.materializeLog(vals)
 	errs = multierror.Append(errs, err)
 	if err := listErrors(errs); err != nil {

@@ -6,23 +6,36 @@ import (
 	"github.com/shroud-dev/shroud/inject"
 	"github.com/shroud-dev/shroud/sources"
 	"github.com/shroud-dev/shroud/sources/alibaba"
+	awssrc "github.com/shroud-dev/shroud/sources/aws"
 )
 
 // backendOptions configures the cloud backends.
 type backendOptions struct {
 	// Region is the default AWS region from --region or the config; empty
-	// leaves the choice to the AWS SDK (AWS_REGION, profile, IMDS).
+	// leaves the choice to the AWS SDK (AWS_REGION, profile, ECS task
+	// metadata, IMDS).
 	Region string
+	// AWS is the config's [aws] table.
+	AWS inject.AWSConfig
 	// Alibaba configures the KMS backend, from [alibaba].
 	Alibaba alibaba.Options
 }
 
-// newResolver returns a resolver with every backend this build has. The cloud
-// backends register here as they land; until then their references fail with
-// sources.ErrUnavailable. Registering sets nothing up: a backend creates its
-// clients and credentials when it first fetches.
+// newResolver returns a resolver with every backend this build has.
+// Registering sets nothing up: a backend loads its SDK config, credentials
+// and clients when it first fetches.
 func newResolver(opts backendOptions) *sources.Resolver {
 	r := sources.NewResolver()
+	timeout, callTimeout := opts.AWS.Timeouts()
+	awssrc.New(awssrc.Options{
+		Region:      opts.Region,
+		Profile:     opts.AWS.Profile,
+		RoleARN:     opts.AWS.RoleARN,
+		ExternalID:  opts.AWS.ExternalID,
+		SessionName: opts.AWS.SessionName,
+		Timeout:     timeout,
+		CallTimeout: callTimeout,
+	}).Register(r)
 	r.Register(sources.KMS, alibaba.New(opts.Alibaba))
 	return r
 }

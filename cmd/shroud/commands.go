@@ -255,6 +255,7 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 	}
 	if cfg != nil {
 		opts.Alibaba = alibabaOptions(cfg)
+		opts.AWS = cfg.AWS
 	}
 	// render has none of these flags: they read as empty.
 	in.Secrets = c.StringSlice("secret")
@@ -315,6 +316,9 @@ func printTable(w io.Writer, spec *inject.Spec, vals inject.Values) {
 		for _, o := range spec.Log.Secrets {
 			row("log "+o.Name, o.Ref)
 		}
+	}
+	for _, e := range spec.EnvFrom {
+		row("env_from "+e.Prefix+"*", e.Ref)
 	}
 	tw.Flush()
 }

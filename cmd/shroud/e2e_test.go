@@ -58,7 +58,8 @@ func shroud(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(shroudBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=/home/test"}, env...)
+	// No test may reach EC2 instance metadata, a link-local address.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=/home/test", "AWS_EC2_METADATA_DISABLED=true"}, env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -315,7 +316,7 @@ value_from = "file:s/blob"
 		`reference "file:s/nope.json#password" (file): file ` + dir + `/s/nope.json does not exist`,
 		`reference "file:s/db.json#passwd" (file): key "passwd" not found; the json object has keys "password", "user"`,
 		`reference "file:s/list.json#password" (file): cannot select key "password": the value is not a JSON object`,
-		`reference "sm:prod/db:password" (secretsmanager): backend not available`,
+		`reference "sm:prod/db:password" (secretsmanager): no default AWS region`,
 		`reference "env:SHROUD_TEST_UNSET" (env): variable SHROUD_TEST_UNSET is not set`,
 	} {
 		if r.code != 125 || !strings.Contains(r.stderr, want) {

@@ -1,0 +1,362 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/shroud-dev/shroud/sources"
+)
+
+// smBatch is the most secrets BatchGetSecretValue takes in one call.
+const smBatch = 20
+
+// currentStage is the staging label a reference without stage or version
+// reads.
+const currentStage = "AWSCURRENT"
+
+// SecretsManager is the Secrets Manager source.
+//
+// In each region, secrets read at AWSCURRENT go in BatchGetSecretValue
+// calls of up to 20 and the others (a version stage or id) in single
+// GetSecretValue calls, all at once: one round trip. A batch call is never
+// retried: when it fails (throttled, as its quota is 100 times lower than
+// GetSecretValue's; denied; a 5xx) its secrets are read with GetSecretValue,
+// at most Options.Parallel at a time per region, with the SDK's retries.
+// docs/aws.md has the arithmetic.
+type SecretsManager struct{ s *Session }
+
+// Fetch implements sources.Source.
+func (src *SecretsManager) Fetch(ctx context.Context, refs []sources.Ref) []sources.Result {
+	ctx, cancel := src.s.withDeadline(ctx)
+	defer cancel()
+	out := make([]sources.Result, len(refs))
+	groups := src.s.plan(ctx, refs, out)
+	parallel(len(groups), len(groups), func(i int) { src.fetchRegion(ctx, groups[i], out) })
+	return out
+}
+
+// fetchRegion reads one region's secrets.
+func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sources.Result) {
+	client, err := src.s.smClient(ctx, g.region)
+	if err != nil {
+		for _, i := range g.idx {
+			out[i] = sources.Result{Err: err, Value: sources.Value{Region: g.region}}
+		}
+		return
+	}
+	src.s.mu.Lock()
+	noBatch := src.s.noBatch[g.region]
+	src.s.mu.Unlock()
+
+	// Each distinct read once: references that differ only in how they
+	// name AWSCURRENT ("sm:x" and "sm:x::AWSCURRENT:") share it.
+	type read struct{ id, stage, version string }
+	readOf := func(ref sources.Ref) read {
+		r := read{ref.ID, ref.Stage, ref.VersionID}
+		if r.version == "" && r.stage == currentStage {
+			r.stage = ""
+		}
+		return r
+	}
+	users := map[read][]int{} // read -> positions in g.refs
+	var reads []read
+	for j, ref := range g.refs {
+		r := readOf(ref)
+		if _, ok := users[r]; !ok {
+			reads = append(reads, r)
+		}
+		users[r] = append(users[r], j)
+	}
+	var batchIDs []string
+	var singles []read
+	for _, r := range reads {
+		if r.stage == "" && r.version == "" && !noBatch {
+			batchIDs = append(batchIDs, r.id)
+		} else {
+			singles = append(singles, r)
+		}
+	}
+	var chunks [][]string
+	for len(batchIDs) > 0 {
+		n := min(smBatch, len(batchIDs))
+		if n == 1 {
+			// A batch of one saves no call and spends the low batch quota.
+			singles = append(singles, read{id: batchIDs[0]})
+		} else {
+			chunks = append(chunks, batchIDs[:n])
+		}
+		batchIDs = batchIDs[n:]
+	}
+
+	set := func(r read, res sources.Result) {
+		res.Value.Region = g.region
+		for _, j := range users[r] {
+			out[g.idx[j]] = res
+		}
+	}
+	sem := make(chan struct{}, src.s.opts.Parallel)
+	var wg sync.WaitGroup
+	single := func(r read) {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			set(r, src.getSecretValue(ctx, client, g.region, g.refs[users[r][0]]))
+		})
+	}
+	for _, r := range singles {
+		single(r)
+	}
+	for _, ids := range chunks {
+		wg.Go(func() {
+			results, fallback := src.batchGet(ctx, client, g.region, ids)
+			for id, res := range results {
+				set(read{id: id}, res)
+			}
+			for _, id := range fallback {
+				single(read{id: id})
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// batchGet reads ids with BatchGetSecretValue, following NextToken. It
+// returns a result for each id it settled and the ids to read one by one
+// instead: all of them when the call failed in a way single reads may not
+// (throttled, denied, a server error), or those whose entry in Errors is
+// such a failure.
+func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.Client, region string, ids []string) (map[string]sources.Result, []string) {
+	var (
+		values []smtypes.SecretValueEntry
+		errs   []smtypes.APIErrorType
+		token  *string
+	)
+	for {
+		var resp *secretsmanager.BatchGetSecretValueOutput
+		err := src.s.call(ctx, "BatchGetSecretValue", func(ctx context.Context) (err error) {
+			resp, err = client.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids, NextToken: token},
+				func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }) // the fallback is the retry
+			return err
+		})
+		if err != nil {
+			var ce *CallError
+			if errors.As(err, &ce) && ce.Code == "AccessDeniedException" {
+				src.s.mu.Lock()
+				src.s.noBatch[region] = true
+				src.s.mu.Unlock()
+			}
+			if ctx.Err() != nil || !fallsBack(ce) {
+				results := map[string]sources.Result{}
+				for _, id := range ids {
+					results[id] = sources.Result{Err: err}
+				}
+				return results, nil
+			}
+			return nil, ids
+		}
+		values = append(values, resp.SecretValues...)
+		errs = append(errs, resp.Errors...)
+		token = resp.NextToken
+		if awssdk.ToString(token) == "" {
+			break
+		}
+	}
+
+	wanted := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		wanted[id] = true
+	}
+	results := map[string]sources.Result{}
+	for _, v := range values {
+		arn, name := awssdk.ToString(v.ARN), awssdk.ToString(v.Name)
+		for _, key := range []string{arn, name, partialARN(arn)} {
+			if wanted[key] {
+				results[key] = secretResult(v.SecretString, v.SecretBinary, v.VersionId)
+			}
+		}
+	}
+	var fallback []string
+	for _, e := range errs {
+		id := awssdk.ToString(e.SecretId)
+		if !wanted[id] {
+			continue
+		}
+		code := awssdk.ToString(e.ErrorCode)
+		switch code {
+		case codeResourceNotFound:
+			results[id] = sources.Result{Err: notFound("BatchGetSecretValue", code, "secret "+id, region, !strings.HasPrefix(id, "arn:"))}
+		case "AccessDeniedException", "DecryptionFailure", "InvalidParameterException", "InvalidRequestException":
+			results[id] = sources.Result{Err: &CallError{Op: "BatchGetSecretValue", Code: code, Message: awssdk.ToString(e.Message), Hint: hintFor(code, "")}}
+		default:
+			fallback = append(fallback, id)
+		}
+	}
+	for _, id := range ids {
+		if _, ok := results[id]; !ok && !contains(fallback, id) {
+			ce := notFound("BatchGetSecretValue", codeResourceNotFound, "secret "+id, region, !strings.HasPrefix(id, "arn:"))
+			ce.Message += " (the answer listed it neither in SecretValues nor in Errors)"
+			results[id] = sources.Result{Err: ce}
+		}
+	}
+	return results, fallback
+}
+
+// fallsBack reports whether single GetSecretValue calls may succeed where a
+// batch call failed: not when the credentials themselves are refused.
+func fallsBack(ce *CallError) bool {
+	if ce == nil {
+		return false
+	}
+	switch ce.Code {
+	case "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "IncompleteSignatureException", "MissingAuthenticationTokenException":
+		return false
+	case "":
+		return strings.Contains(ce.Message, "call timeout") || strings.HasPrefix(ce.Message, "HTTP 5")
+	}
+	return true
+}
+
+// partialARN is a secret's ARN without the six random characters Secrets
+// Manager appends to the name, which is how a partial ARN names it.
+func partialARN(arn string) string {
+	if len(arn) > 7 && arn[len(arn)-7] == '-' {
+		return arn[:len(arn)-7]
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func secretResult(str *string, bin []byte, version *string) sources.Result {
+	v := sources.Value{Version: awssdk.ToString(version)}
+	switch {
+	case str != nil:
+		v.Data = []byte(*str)
+	case bin != nil:
+		v.Data = bin
+	default:
+		return sources.Result{Err: errors.New("the secret version has neither SecretString nor SecretBinary")}
+	}
+	return sources.Result{Value: v}
+}
+
+func (src *SecretsManager) getSecretValue(ctx context.Context, client *secretsmanager.Client, region string, ref sources.Ref) sources.Result {
+	in := &secretsmanager.GetSecretValueInput{SecretId: awssdk.String(ref.ID)}
+	if ref.Stage != "" {
+		in.VersionStage = awssdk.String(ref.Stage)
+	}
+	if ref.VersionID != "" {
+		in.VersionId = awssdk.String(ref.VersionID)
+	}
+	var resp *secretsmanager.GetSecretValueOutput
+	err := src.s.call(ctx, "GetSecretValue", func(ctx context.Context) (err error) {
+		resp, err = client.GetSecretValue(ctx, in)
+		return err
+	})
+	if err != nil {
+		var ce *CallError
+		if errors.As(err, &ce) && ce.Code == codeResourceNotFound {
+			nf := notFound(ce.Op, ce.Code, describeSecretRef(ref), region, ref.Region == "")
+			nf.Attempts = ce.Attempts
+			return sources.Result{Err: nf}
+		}
+		return sources.Result{Err: err}
+	}
+	return secretResult(resp.SecretString, resp.SecretBinary, resp.VersionId)
+}
+
+func describeSecretRef(ref sources.Ref) string {
+	what := "secret " + ref.ID
+	switch {
+	case ref.VersionID != "":
+		what = fmt.Sprintf("version %s of %s", ref.VersionID, what)
+	case ref.Stage != "":
+		what = fmt.Sprintf("staging label %s of %s", ref.Stage, what)
+	}
+	return what
+}
+
+// Versions implements sources.Versioner with DescribeSecret, which reads
+// no value and has a higher quota: the version id that carries each
+// reference's staging label. A pinned reference needs no call.
+func (src *SecretsManager) Versions(ctx context.Context, refs []sources.Ref) []sources.Result {
+	ctx, cancel := src.s.withDeadline(ctx)
+	defer cancel()
+	out := make([]sources.Result, len(refs))
+	groups := src.s.plan(ctx, refs, out)
+	parallel(len(groups), len(groups), func(gi int) {
+		g := groups[gi]
+		client, err := src.s.smClient(ctx, g.region)
+		users := map[string][]int{} // secret id -> positions in g.refs
+		var ids []string
+		for j, ref := range g.refs {
+			switch {
+			case err != nil:
+				out[g.idx[j]] = sources.Result{Err: err}
+			case ref.VersionID != "":
+				out[g.idx[j]] = sources.Result{Value: sources.Value{Version: ref.VersionID}}
+			default:
+				if _, ok := users[ref.ID]; !ok {
+					ids = append(ids, ref.ID)
+				}
+				users[ref.ID] = append(users[ref.ID], j)
+			}
+			out[g.idx[j]].Value.Region = g.region
+		}
+		parallel(src.s.opts.Parallel, len(ids), func(k int) {
+			id := ids[k]
+			var resp *secretsmanager.DescribeSecretOutput
+			err := src.s.call(ctx, "DescribeSecret", func(ctx context.Context) (err error) {
+				resp, err = client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(id)})
+				return err
+			})
+			for _, j := range users[id] {
+				ref := g.refs[j]
+				res := sources.Result{Value: sources.Value{Region: g.region}}
+				switch {
+				case err != nil:
+					var ce *CallError
+					if errors.As(err, &ce) && ce.Code == codeResourceNotFound {
+						err = notFound(ce.Op, ce.Code, "secret "+ref.ID, g.region, ref.Region == "")
+					}
+					res.Err = err
+				default:
+					res.Value.Version, res.Err = stageVersion(resp.VersionIdsToStages, ref)
+				}
+				out[g.idx[j]] = res
+			}
+		})
+	})
+	return out
+}
+
+// stageVersion finds the version id that carries the reference's staging
+// label (AWSCURRENT by default).
+func stageVersion(stages map[string][]string, ref sources.Ref) (string, error) {
+	want := ref.Stage
+	if want == "" {
+		want = currentStage
+	}
+	for id, labels := range stages {
+		for _, l := range labels {
+			if l == want {
+				return id, nil
+			}
+		}
+	}
+	return "", &CallError{Op: "DescribeSecret", Code: codeResourceNotFound, Message: fmt.Sprintf("no version of secret %s has the staging label %s", ref.ID, want)}
+}
