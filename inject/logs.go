@@ -235,8 +235,7 @@ func (s *Spec) materializeLog(vals Values) (*logdriver.Config, error) {
 	for _, o := range t.Secrets {
 		res, ok := vals[o.Ref]
 		if !ok || res.Err != nil {
-			errs = multierror.Append(errs, fmt.Errorf("%s: log option %s has no value", o.Origin, o.Name))
-			continue
+			continue // Materialize reports the failed reference
 		}
 		v := strings.TrimSpace(string(res.Value.Data))
 		if strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v) {

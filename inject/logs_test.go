@@ -202,3 +202,37 @@ func TestECSLogConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestLogSecretOptionFailureReportedOnce: a secret option whose reference
+// fails is reported once, with the cause, like any other target's.
+func TestLogSecretOptionFailureReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "shroud.toml")
+	os.WriteFile(cfgPath, []byte(`
+[[secrets]]
+name = "ADDR"
+value_from = "file:missing-address"
+[log]
+driver = "syslog"
+[[log.secret_options]]
+name = "syslog-address"
+value_from = "file:missing-address"
+`), 0o600)
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := NewSpec(SpecInput{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, _ := spec.Resolve(context.Background(), sources.NewResolver())
+	_, err = spec.Materialize(vals)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "does not exist"); n != 1 || strings.Contains(msg, "problems") {
+		t.Fatalf("want the failed reference once, with its cause:\n%s", msg)
+	}
+}

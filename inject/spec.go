@@ -315,6 +315,11 @@ func (s *Spec) Materialize(vals Values) (*Materialized, error) {
 		}
 		m.Files = append(m.Files, Rendered{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Root: f.Root, Data: data})
 	}
+	if s.Log != nil {
+		for _, o := range s.Log.Secrets {
+			resolved(o.Origin, "log option "+o.Name, o.Ref)
+		}
+	}
 	m.Log, err = s.materializeLog(vals)
 	errs = multierror.Append(errs, err)
 	if err := listErrors(errs); err != nil {
