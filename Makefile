@@ -1,4 +1,5 @@
-# Release build: -trimpath and -s -w shrink the binary (fewer page-ins at
+# Release build: static (CGO_ENABLED=0: no libc, runs in any image);
+# -trimpath and -s -w shrink the binary (fewer page-ins at
 # start-up); urfave_cli_no_docs drops urfave/cli's man-page generator, whose
 # markdown parser costs ~3 ms of package init at every start.
 GOFLAGS_RELEASE := -trimpath -tags urfave_cli_no_docs -ldflags '-s -w -X main.version=$(VERSION)'
@@ -6,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 
 .PHONY: build test bench fuzz
 build:
-	go build $(GOFLAGS_RELEASE) -o bin/shroud ./cmd/shroud
+	CGO_ENABLED=0 go build $(GOFLAGS_RELEASE) -o bin/shroud ./cmd/shroud
 
 test:
 	go test ./...

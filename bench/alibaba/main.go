@@ -21,11 +21,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/shroud-dev/shroud/internal/kmsfake"
+
+	"github.com/shroud-dev/shroud/bench/internal/benchutil"
 )
 
 func main() {
@@ -37,9 +38,7 @@ func main() {
 	check(err)
 	defer os.RemoveAll(tmp)
 	shroud := filepath.Join(tmp, "shroud")
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags=-s -w", "-o", shroud, "./cmd/shroud")
-	cmd.Stderr = os.Stderr
-	check(cmd.Run())
+	check(benchutil.Build(shroud, "./cmd/shroud"))
 
 	fake, err := kmsfake.New("cn-hangzhou")
 	check(err)
@@ -85,23 +84,15 @@ func main() {
 	med := make([]time.Duration, len(names))
 	fmt.Printf("shroud run, %d runs each, interleaved, KMS latency %v (medians):\n", *n, *latency)
 	for j := range names {
-		med[j] = percentile(times[j], 0.5)
-		fmt.Printf("  %-22s %8.3f ms   p90 %8.3f ms\n", labels[j], ms(med[j]), ms(percentile(times[j], 0.9)))
+		med[j] = benchutil.Percentile(times[j], 0.5)
+		fmt.Printf("  %-22s %8.3f ms   p90 %8.3f ms\n", labels[j], benchutil.MS(med[j]), benchutil.MS(benchutil.Percentile(times[j], 0.9)))
 	}
 	fmt.Printf("1 KMS secret over the baseline:   %+.3f ms (%.2fx the baseline; one round trip is %v)\n",
-		ms(med[1]-med[0]), float64(med[1])/float64(med[0]), *latency)
+		benchutil.MS(med[1]-med[0]), float64(med[1])/float64(med[0]), *latency)
 	fmt.Printf("10 KMS secrets over the baseline: %+.3f ms (%.2fx the cost of 1; %.1f round trips' worth)\n",
-		ms(med[2]-med[0]), float64(med[2]-med[0])/float64(med[1]-med[0]), float64(med[2]-med[0])/float64(*latency))
+		benchutil.MS(med[2]-med[0]), float64(med[2]-med[0])/float64(med[1]-med[0]), float64(med[2]-med[0])/float64(*latency))
 	fmt.Printf("GetSecretValue calls: %d\n", fake.Calls("GetSecretValue"))
 }
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[int(float64(len(s)-1)*p)]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func check(err error) {
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +29,8 @@ import (
 	"github.com/shroud-dev/shroud/internal/awsfake"
 	"github.com/shroud-dev/shroud/sources"
 	awssrc "github.com/shroud-dev/shroud/sources/aws"
+
+	"github.com/shroud-dev/shroud/bench/internal/benchutil"
 )
 
 func main() {
@@ -96,14 +97,14 @@ func main() {
 		}
 	}
 
-	rtt := median(ms[0].times)
+	rtt := benchutil.Median(ms[0].times)
 	fmt.Printf("cold resolve of %d references (50 SSM + 50 Secrets Manager, 2 regions), %v latency per call, %d runs, medians:\n", len(refs), *latency, *n)
 	for _, m := range ms {
-		med := median(m.times)
+		med := benchutil.Median(m.times)
 		fmt.Printf("  %-44s %9.1f ms = %6.2f RTT  p90 %7.1f ms  %3d calls  %s\n",
-			m.name, msf(med), float64(med)/float64(rtt), msf(percentile(m.times, 0.9)), total(m.calls), describe(m.calls))
+			m.name, benchutil.MS(med), float64(med)/float64(rtt), benchutil.MS(benchutil.Percentile(m.times, 0.9)), total(m.calls), describe(m.calls))
 	}
-	shroudMed, baseMed := median(ms[1].times), median(ms[2].times)
+	shroudMed, baseMed := benchutil.Median(ms[1].times), benchutil.Median(ms[2].times)
 	fmt.Printf("shroud / baseline: %.3fx wall, %d / %d calls\n", float64(shroudMed)/float64(baseMed), total(ms[1].calls), total(ms[2].calls))
 	goal := float64(shroudMed)/float64(rtt) <= 1.5 && total(ms[1].calls) <= 10
 	fmt.Printf("goal (<= 1.5 RTT wall, <= 10 calls): %v\n", map[bool]string{true: "met", false: "NOT met"}[goal])
@@ -190,13 +191,3 @@ func describe(calls map[string]int) string {
 	sort.Strings(parts)
 	return "(" + strings.Join(parts, ", ") + ")"
 }
-
-func median(d []time.Duration) time.Duration { return percentile(d, 0.5) }
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[int(float64(len(s)-1)*p)]
-}
-
-func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

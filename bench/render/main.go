@@ -32,6 +32,8 @@ import (
 
 	"github.com/shroud-dev/shroud/inject"
 	"github.com/shroud-dev/shroud/sources"
+
+	"github.com/shroud-dev/shroud/bench/internal/benchutil"
 )
 
 const secrets = 30
@@ -44,11 +46,7 @@ func main() {
 	check(err)
 	defer os.RemoveAll(dir)
 	shroud := filepath.Join(dir, "shroud")
-	out, err := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", shroud, "./cmd/shroud").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building shroud: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	check(benchutil.Build(shroud, "./cmd/shroud"))
 	configs := writeConfigs(dir)
 
 	names := []string{"raw", "values", "template", "templates"}
@@ -68,10 +66,10 @@ func main() {
 	}
 
 	fmt.Printf("shroud render, whole process, median of %d runs (files unchanged):\n", *n)
-	base := median(times["raw"])
+	base := benchutil.Median(times["raw"])
 	for _, name := range names {
-		m := median(times[name])
-		fmt.Printf("  %-10s %8.2f ms  %5.2fx raw\n", name, ms(m), float64(m)/float64(base))
+		m := benchutil.Median(times[name])
+		fmt.Printf("  %-10s %8.2f ms  %5.2fx raw\n", name, benchutil.MS(m), float64(m)/float64(base))
 	}
 
 	fmt.Printf("\nSpec.Materialize in process (values resolved once), ns/op:\n")
@@ -136,14 +134,6 @@ func materializeCost(config string) float64 {
 	slices.Sort(runs)
 	return runs[len(runs)/2]
 }
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func check(err error) {
 	if err != nil {

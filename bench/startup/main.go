@@ -23,11 +23,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shroud-dev/shroud/bench/internal/benchutil"
 )
 
 func main() {
@@ -39,8 +40,8 @@ func main() {
 	defer os.RemoveAll(tmp)
 	shroud := filepath.Join(tmp, "shroud")
 	floor := filepath.Join(tmp, "floor")
-	build(shroud, "./cmd/shroud")
-	build(floor, "./bench/startup/floor")
+	check(benchutil.Build(shroud, "./cmd/shroud"))
+	check(benchutil.Build(floor, "./bench/startup/floor"))
 	truePath, err := exec.LookPath("true")
 	check(err)
 
@@ -64,19 +65,13 @@ func main() {
 	med := make([]time.Duration, len(cmds))
 	fmt.Printf("start-up, %d runs each, interleaved (medians):\n", *n)
 	for j, c := range cmds {
-		med[j] = median(times[j])
-		fmt.Printf("  %-20s %8.3f ms   p90 %8.3f ms\n", c.name, ms(med[j]), ms(percentile(times[j], 0.9)))
+		med[j] = benchutil.Median(times[j])
+		fmt.Printf("  %-20s %8.3f ms   p90 %8.3f ms\n", c.name, benchutil.MS(med[j]), benchutil.MS(benchutil.Percentile(times[j], 0.9)))
 	}
 	fmt.Printf("shroud over the floor: %+.3f ms (%.2fx the floor, %.2fx true)\n",
-		ms(med[2]-med[1]), float64(med[2])/float64(med[1]), float64(med[2])/float64(med[0]))
-	fmt.Printf("floor over true:       %+.3f ms\n", ms(med[1]-med[0]))
+		benchutil.MS(med[2]-med[1]), float64(med[2])/float64(med[1]), float64(med[2])/float64(med[0]))
+	fmt.Printf("floor over true:       %+.3f ms\n", benchutil.MS(med[1]-med[0]))
 	initTrace(shroud)
-}
-
-func build(out, pkg string) {
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Stderr = os.Stderr
-	check(cmd.Run())
 }
 
 func timeRun(argv []string) time.Duration {
@@ -124,16 +119,6 @@ func initTrace(bin string) {
 		fmt.Printf("  %-60s %.3f ms %6d KiB\n", p.name, p.ms, p.bytes>>10)
 	}
 }
-
-func median(d []time.Duration) time.Duration { return percentile(d, 0.5) }
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[int(float64(len(s)-1)*p)]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func check(err error) {
 	if err != nil {

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shroud-dev/shroud/bench/internal/benchutil"
 )
 
 const secrets = 50
@@ -42,8 +44,8 @@ func main() {
 	defer os.RemoveAll(tmp)
 	shroud := filepath.Join(tmp, "shroud")
 	baseline := filepath.Join(tmp, "baseline")
-	build(shroud, "./cmd/shroud")
-	build(baseline, "./bench/supervise/baseline")
+	check(benchutil.Build(shroud, "./cmd/shroud"))
+	check(benchutil.Build(baseline, "./bench/supervise/baseline"))
 	sleep, err := exec.LookPath("sleep")
 	check(err)
 	config := writeConfig(tmp)
@@ -72,7 +74,7 @@ func main() {
 	fmt.Printf("resident memory after start, %d starts each, interleaved (medians):\n", *n)
 	med := make([]int, len(rss))
 	for j := range rss {
-		med[j] = medianInt(rss[j])
+		med[j] = benchutil.Median(rss[j])
 	}
 	for j, s := range supervisors {
 		fmt.Printf("  %-28s %6.2f MiB  (min %.2f, max %.2f)\n", s.name, mib(med[j]), mib(slices.Min(rss[j])), mib(slices.Max(rss[j])))
@@ -227,18 +229,6 @@ func usage(pid int) (cpuNs, switches int64) {
 		}
 	}
 	return cpuNs, switches
-}
-
-func build(out, pkg string) {
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Stderr = os.Stderr
-	check(cmd.Run())
-}
-
-func medianInt(v []int) int {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
 }
 
 // medianDelta is the median of the differences between successive samples.

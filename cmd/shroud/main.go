@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/urfave/cli/v2"
 
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/signal"
 )
 
 // version is set at release builds with -ldflags "-X main.version=v1.2.3".
@@ -79,13 +81,18 @@ func report(w io.Writer, err error) {
 		slog.New(slog.NewJSONHandler(w, nil)).Error("shroud failed", "errors", errs)
 		return
 	}
+	var merr *multierror.Error
+	if errors.As(err, &merr) {
+		fmt.Fprintf(w, "shroud: %s\n", inject.FormatErrors(merr.Errors))
+		return
+	}
 	fmt.Fprintf(w, "shroud: %s\n", err)
 }
 
 var logJSON bool
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "shroud",
 		Usage: "resolve secret references into env vars and files, then run a command",
 		Description: `shroud reads secrets from AWS Secrets Manager, AWS SSM Parameter Store,
@@ -99,13 +106,7 @@ Example:
 		ErrWriter:                 stderr,
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "diagnostics format on stderr: text or json"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-		},
-		Before: func(c *cli.Context) error {
-			return setupLogging(stderr, c.String("log-format"), c.String("log-level"))
-		},
+		Flags:                     logFlags(),
 		ExitErrHandler: func(*cli.Context, error) {}, // Main chooses the status
 		OnUsageError:   usageError(2),
 		Commands: []*cli.Command{
@@ -120,6 +121,37 @@ Example:
 			},
 		},
 	}
+	// The diagnostics flags are accepted before the command and after it
+	// (shroud run --log-level debug ...); urfave/cli does not inherit flags.
+	for _, cmd := range app.Commands {
+		cmd.Flags = append(cmd.Flags, logFlags()...)
+		cmd.Before = func(c *cli.Context) error {
+			err := setupLogging(stderr, logSetting(c, "log-format", "text"), logSetting(c, "log-level", "info"))
+			if err != nil && c.Command.Name == "run" {
+				return withCode(signal.ExitFailure, err) // 125: shroud failed before the child
+			}
+			return err
+		}
+	}
+	return app
+}
+
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-format", Usage: "diagnostics format on stderr: text or json (default: text)"},
+		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (default: info)"},
+	}
+}
+
+// logSetting returns the value of a diagnostics flag where it was given,
+// after the command or before it, else def.
+func logSetting(c *cli.Context, name, def string) string {
+	for _, ctx := range c.Lineage() {
+		if slices.Contains(ctx.LocalFlagNames(), name) {
+			return ctx.String(name)
+		}
+	}
+	return def
 }
 
 // usageError makes bad flags exit with code and a pointer to --help.

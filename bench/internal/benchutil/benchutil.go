@@ -1,0 +1,37 @@
+// Package benchutil holds what shroud's benchmarks share: building binaries
+// as a release is built, and order statistics for noisy timings.
+package benchutil
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"time"
+)
+
+// Build builds the package pkg into out with the Makefile's release flags:
+// static, trimmed paths, stripped, without urfave/cli's docs generator.
+func Build(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return nil
+}
+
+// Median returns the middle value of v (the lower one for an even count).
+func Median[T cmp.Ordered](v []T) T { return Percentile(v, 0.5) }
+
+// Percentile returns the value at fraction p (0..1) of v, sorted.
+func Percentile[T cmp.Ordered](v []T, p float64) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[int(float64(len(s)-1)*p)]
+}
+
+// MS converts a duration to milliseconds.
+func MS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
