@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -217,8 +216,8 @@ func (c *Config) validateAlibaba(add func(format string, args ...any)) {
 		add("%s: [alibaba] region %q is not an Alibaba Cloud region ID like cn-hangzhou", at("region"), a.Region)
 	}
 	if a.Endpoint != "" {
-		if err := checkEndpoint(a.Endpoint); err != nil {
-			add("%s: [alibaba] endpoint: %v", at("endpoint"), err)
+		if _, _, err := sources.ParseEndpoint(a.Endpoint); err != nil {
+			add("%s: [alibaba] %v", at("endpoint"), err)
 		}
 	}
 	for _, region := range slices.Sorted(maps.Keys(a.Endpoints)) {
@@ -229,7 +228,7 @@ func (c *Config) validateAlibaba(add func(format string, args ...any)) {
 		if !sources.ValidAlibabaRegion(region) {
 			add("%s: [alibaba.endpoints] %q is not an Alibaba Cloud region ID like cn-shanghai", where, region)
 		}
-		if err := checkEndpoint(a.Endpoints[region]); err != nil {
+		if _, _, err := sources.ParseEndpoint(a.Endpoints[region]); err != nil {
 			add("%s: [alibaba.endpoints] %s: %v", where, region, err)
 		}
 	}
@@ -270,23 +269,6 @@ func (c *Config) validateAlibaba(add func(format string, args ...any)) {
 			add("%s: [alibaba] %s %q is not a positive duration like \"30s\"", at(kv[0]), kv[0], kv[1])
 		}
 	}
-}
-
-// checkEndpoint accepts a host[:port], or an http:// or https:// URL with no
-// path.
-func checkEndpoint(s string) error {
-	if !strings.Contains(s, "://") {
-		if s == "" || strings.ContainsAny(s, "/?#@ ") {
-			return fmt.Errorf("%q is not a host such as kst-xxx.cryptoservice.kms.aliyuncs.com or a URL such as https://host:port", s)
-		}
-		return nil
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: want http:// or https:// with a host and an optional port, and no path", s)
-	}
-	return nil
 }
 
 // validRAMRoleARN accepts acs:ram::ACCOUNT:role/NAME.

@@ -225,14 +225,14 @@ access_key_id = "LTAI"
 	}
 	for _, want := range []string{
 		`shroud.toml:2: [alibaba] region "hangzhou" is not an Alibaba Cloud region ID like cn-hangzhou`,
-		`shroud.toml:3: [alibaba] endpoint: "https://kms.example.com/path": want http:// or https:// with a host and an optional port, and no path`,
+		`shroud.toml:3: [alibaba] endpoint "https://kms.example.com/path": want https:// (or http:// to a loopback address) with a host and an optional port, and no path`,
 		`shroud.toml:4: [alibaba] credentials = "ram_role_arn" needs role_arn`,
 		`shroud.toml:5: [alibaba] profile is used only with credentials = "profile"`,
 		`shroud.toml:6: [alibaba] ecs_role_name is used only with credentials = "ecs_ram_role"`,
 		`shroud.toml:7: [alibaba] timeout "soon" is not a positive duration`,
 		`shroud.toml:8: unknown key "alibaba.access_key_id"; known keys in [alibaba]: ca_file, call_timeout, credentials, ecs_role_name, endpoint, endpoints, profile, region, role_arn, role_session_name, sts_endpoint, timeout, vpc`,
 		`[alibaba.endpoints] "cn shanghai" is not an Alibaba Cloud region ID`,
-		`[alibaba.endpoints] cn shanghai: "ftp://x": want http:// or https://`,
+		`[alibaba.endpoints] cn shanghai: endpoint "ftp://x": want https://`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

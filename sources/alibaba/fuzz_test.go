@@ -98,20 +98,3 @@ func FuzzKMSReference(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseEndpoint: an accepted endpoint is a scheme the SDK speaks and a
-// bare host[:port].
-func FuzzParseEndpoint(f *testing.F) {
-	for _, s := range []string{"kms.cn-hangzhou.aliyuncs.com", "http://127.0.0.1:8080", "https://h/", "https://u@h", "h:1", "http://[::1]:80"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		scheme, host, err := ParseEndpoint(s)
-		if err != nil {
-			return
-		}
-		if (scheme != "http" && scheme != "https") || host == "" || strings.ContainsAny(host, "/?#@ ") {
-			t.Fatalf("ParseEndpoint(%q) = %q, %q", s, scheme, host)
-		}
-	})
-}

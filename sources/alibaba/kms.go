@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -320,7 +319,7 @@ func (s *Source) config(region string) (*openapi.Config, error) {
 	if endpoint == "" {
 		return cfg, nil // the SDK's regional endpoint
 	}
-	scheme, host, err := ParseEndpoint(endpoint)
+	scheme, host, err := sources.ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -384,21 +383,3 @@ func (p *pool) get() (*kms.Client, error) {
 }
 
 func (p *pool) put(c *kms.Client) { p.slots <- c }
-
-// ParseEndpoint splits an endpoint setting into the protocol and the
-// host[:port] the SDK wants. A bare host means HTTPS; a URL may say http
-// (a local fake) or https, and has no path.
-func ParseEndpoint(s string) (scheme, host string, err error) {
-	if !strings.Contains(s, "://") {
-		if s == "" || strings.ContainsAny(s, "/?#@ ") {
-			return "", "", fmt.Errorf("endpoint %q is not a host name such as kms.cn-hangzhou.aliyuncs.com or a URL such as https://host:port", s)
-		}
-		return "https", s, nil
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", "", fmt.Errorf("endpoint %q: want http:// or https:// with a host and an optional port, and no path", s)
-	}
-	return u.Scheme, u.Host, nil
-}

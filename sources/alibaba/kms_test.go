@@ -365,24 +365,6 @@ func TestSignatureChecked(t *testing.T) {
 	}
 }
 
-func TestEndpoints(t *testing.T) {
-	for _, tc := range []struct{ in, scheme, host string }{
-		{"kst-hzz62ee817bvyyr5x.cryptoservice.kms.aliyuncs.com", "https", "kst-hzz62ee817bvyyr5x.cryptoservice.kms.aliyuncs.com"},
-		{"http://127.0.0.1:8080", "http", "127.0.0.1:8080"},
-		{"https://kms.cn-hangzhou.aliyuncs.com/", "https", "kms.cn-hangzhou.aliyuncs.com"},
-	} {
-		scheme, host, err := ParseEndpoint(tc.in)
-		if err != nil || scheme != tc.scheme || host != tc.host {
-			t.Errorf("ParseEndpoint(%q) = %q %q %v", tc.in, scheme, host, err)
-		}
-	}
-	for _, bad := range []string{"", "ftp://x", "http://", "https://h/path", "host/path", "http://u:p@h", "https://h?q"} {
-		if _, _, err := ParseEndpoint(bad); err == nil {
-			t.Errorf("ParseEndpoint(%q) accepted", bad)
-		}
-	}
-}
-
 // TestInstanceCA reads over HTTPS from an endpoint whose certificate only
 // the configured CA file vouches for, as a KMS instance endpoint's.
 func TestInstanceCA(t *testing.T) {
