@@ -185,11 +185,21 @@ type ECSLog struct {
 func (l *ECSLog) validate(at string) error {
 	var errs *multierror.Error
 	var names []string
+	seen := map[string]int{}
 	for i, s := range l.SecretOptions {
-		if err := checkRef(s.ValueFrom); err != nil {
-			errs = multierror.Append(errs, fmt.Errorf("%s logConfiguration.secretOptions[%d] (%s): %v", at, i, s.Name, err))
+		entry := fmt.Sprintf("%s logConfiguration.secretOptions[%d]", at, i)
+		switch prev, dup := seen[s.Name]; {
+		case s.Name == "":
+			errs = multierror.Append(errs, fmt.Errorf("%s: name is empty; give the driver option the secret sets, e.g. \"splunk-token\"", entry))
+		case dup:
+			errs = multierror.Append(errs, fmt.Errorf("%s: %s is already set by secretOptions[%d]; set each option once", entry, s.Name, prev))
+		default:
+			seen[s.Name] = i
+			names = append(names, s.Name)
 		}
-		names = append(names, s.Name)
+		if err := checkRef(s.ValueFrom); err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("%s (%s): %v", entry, s.Name, err))
+		}
 	}
 	for _, err := range logdriver.Validate(l.Driver, l.Options, names) {
 		errs = multierror.Append(errs, fmt.Errorf("%s logConfiguration: %v", at, err))

@@ -168,7 +168,7 @@ func TestECSLogConfiguration(t *testing.T) {
 	     "secretOptions": [{"name": "splunk-token", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:splunk-AbCdEf:token::"}]}},
 	  {"name": "aws", "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"}}},
 	  {"name": "bad", "logConfiguration": {"logDriver": "syslog", "options": {"syslog-adress": "x"},
-	     "secretOptions": [{"name": "syslog-address", "valueFrom": "nope:x:y"}]}}]}`), 0o600)
+	     "secretOptions": [{"name": "syslog-address", "valueFrom": "nope:x:y"}, {"name": "syslog-address", "valueFrom": "/a"}, {"name": "", "valueFrom": "/b"}]}}]}`), 0o600)
 	c, err := LoadECSContainer(td, "web")
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +196,12 @@ func TestECSLogConfiguration(t *testing.T) {
 		t.Fatalf("awslogs: %+v, %v", c, err)
 	}
 	_, err = LoadECSContainer(td, "bad")
-	for _, want := range []string{`container "bad" logConfiguration.secretOptions[0] (syslog-address): reference "nope:x:y"`, `container "bad" logConfiguration: unknown option "syslog-adress"`} {
+	for _, want := range []string{
+		`container "bad" logConfiguration.secretOptions[0] (syslog-address): reference "nope:x:y"`,
+		`container "bad" logConfiguration: unknown option "syslog-adress"`,
+		`container "bad" logConfiguration.secretOptions[1]: syslog-address is already set by secretOptions[0]`,
+		`container "bad" logConfiguration.secretOptions[2]: name is empty`,
+	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
 		}
