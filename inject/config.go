@@ -37,6 +37,9 @@ type Config struct {
 
 	// FilesRoot, when set, is the only directory files may be written in.
 	FilesRoot string `toml:"files_root"`
+	// RotationTable is [rotation] as written; Rotation parses it.
+	RotationTable RotationConfig `toml:"rotation"`
+	rotationSet   bool
 
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
@@ -69,6 +72,8 @@ type FileSpec struct {
 	Mode string `toml:"mode"`
 	// Owner is "UID:GID".
 	Owner string `toml:"owner"`
+	// OnChange overrides [rotation] on_change for this file.
+	OnChange string `toml:"on_change"`
 
 	layout fileLayout
 }
@@ -141,6 +146,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg.lines = tableHeaderLines(data)
+	cfg.rotationSet = md.IsDefined("rotation")
 	cfg.readFileLayout(md, data)
 
 	var errs *multierror.Error
@@ -173,6 +179,7 @@ func (c *Config) validate() error {
 	}
 
 	c.validateAlibaba(add)
+	c.validateRotation(add)
 
 	names := map[string]string{}
 	for i, s := range c.Secrets {
