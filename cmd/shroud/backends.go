@@ -15,6 +15,8 @@ type backendOptions struct {
 	Region string
 	// Alibaba configures the KMS backend, from [alibaba].
 	Alibaba alibaba.Options
+	// Rotation is [rotation]: how the backends are watched.
+	Rotation inject.Rotation
 }
 
 // newResolver returns a resolver with every backend this build has. The cloud
@@ -22,9 +24,23 @@ type backendOptions struct {
 // sources.ErrUnavailable. Registering sets nothing up: a backend creates its
 // clients and credentials when it first fetches.
 func newResolver(opts backendOptions) *sources.Resolver {
-	r := sources.NewResolver()
-	r.Register(sources.KMS, alibaba.New(opts.Alibaba))
+	r, _ := newBackends(opts)
 	return r
+}
+
+// newBackends returns the resolver and the sources registered with it, by
+// backend: the watch loop polls versions from the sources directly.
+func newBackends(opts backendOptions) (*sources.Resolver, map[sources.Backend]sources.Source) {
+	srcs := map[sources.Backend]sources.Source{
+		sources.File: sources.FileSource{},
+		sources.Env:  sources.EnvSource{},
+		sources.KMS:  alibaba.New(opts.Alibaba),
+	}
+	r := sources.NewResolver()
+	for b, s := range srcs {
+		r.Register(b, s)
+	}
+	return r, srcs
 }
 
 // alibabaOptions maps the validated [alibaba] table to the KMS backend's

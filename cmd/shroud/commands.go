@@ -55,6 +55,7 @@ Examples:
 		Flags: append(specFlags(false),
 			&cli.BoolFlag{Name: "supervise", Usage: "stay CMD's parent as an init: forward signals, reap zombies, report CMD's exit status"},
 			&cli.BoolFlag{Name: "signal-group", Usage: "send signals to CMD's process group, not CMD alone (implies --supervise)"},
+			listenFlag(),
 		),
 		OnUsageError: usageError(signal.ExitFailure),
 		Action:       run,
@@ -70,7 +71,14 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return withCode(signal.ExitFailure, err)
 	}
-	m, err := materialize(c.Context, spec, opts)
+	var listen string
+	if c.String("listen") != "" {
+		if listen, err = listenAddress(c.String("listen")); err != nil {
+			return withCode(signal.ExitFailure, err)
+		}
+	}
+	resolver, srcs := newBackends(opts)
+	vals, m, err := materialize(c.Context, spec, resolver)
 	if err != nil {
 		return withCode(signal.ExitFailure, err)
 	}
@@ -78,21 +86,64 @@ func run(c *cli.Context) error {
 		return withCode(signal.ExitFailure, err)
 	}
 	env := m.Environ(os.Environ())
-	if !needsSupervisor(c) {
+	rotating := opts.Rotation.Enabled && watches(spec, opts.Rotation)
+	if !needsSupervisor(c, rotating) {
 		err = signal.Exec(argv, env)
 		return withCode(signal.ExitCode(err), err)
 	}
-	code, err := signal.Supervise(signal.Input{
+	var adm *admin
+	if listen != "" {
+		if adm, err = startAdmin(listen, newMetrics()); err != nil {
+			return withCode(signal.ExitFailure, err)
+		}
+		defer adm.close()
+	}
+	s, err := signal.New(signal.Input{
 		Argv:        argv,
 		Env:         env,
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		SignalGroup: c.Bool("signal-group"),
+		StopSignal:  opts.Rotation.StopSignal,
+		StopTimeout: opts.Rotation.StopTimeout,
 		Log:         slog.Default(),
 	})
+	if err == nil {
+		err = s.Start()
+	}
 	if err != nil {
-		return withCode(code, err) // a start failure, or a crash loop given up
+		return withCode(signal.ExitCode(err), err)
+	}
+	adm.setReady()
+	if rotating {
+		ctx, cancel := context.WithCancel(c.Context)
+		defer cancel()
+		watched := make(chan error, 1)
+		go func() {
+			watched <- inject.Watch(ctx, inject.WatchInput{
+				Spec: spec, Resolver: resolver, Sources: srcs, Rotation: opts.Rotation,
+				Values: vals, Current: m, Target: s, Environ: os.Environ(),
+				Refresh: adm.refreshes(), Events: adm.events(), Log: slog.Default(),
+				// The log pipeline's masker subscribes to new values here
+				// (OnValues), so rotated secrets stay masked, old and new.
+			})
+		}()
+		select {
+		case <-s.Done():
+		case err := <-watched:
+			if errors.Is(err, inject.ErrExit) {
+				s.Stop()
+				return &codedError{code: inject.ExitRotated}
+			}
+			if err != nil {
+				slog.Error("the watch loop stopped: secrets are no longer kept current", "error", err)
+			}
+		}
+	}
+	code, err := s.Wait()
+	if err != nil {
+		return withCode(code, err) // a crash loop given up
 	}
 	return &codedError{code: code} // the child's status; nothing to report
 }
@@ -101,8 +152,21 @@ func run(c *cli.Context) error {
 // than replace itself with it (the fast path). Each feature that needs shroud
 // alive while the child runs adds its condition here: rotation, a log
 // driver, the --listen admin server.
-func needsSupervisor(c *cli.Context) bool {
-	return c.Bool("supervise") || c.Bool("signal-group")
+func needsSupervisor(c *cli.Context, rotating bool) bool {
+	return c.Bool("supervise") || c.Bool("signal-group") || c.String("listen") != "" || rotating
+}
+
+// watches reports whether rotation has anything to watch: backends to poll
+// (interval > 0) or file: sources, watched in any case.
+func watches(spec *inject.Spec, rot inject.Rotation) bool {
+	for _, ref := range spec.Refs() {
+		switch {
+		case ref.Pinned() || ref.Backend == sources.Env:
+		case ref.Backend == sources.File || rot.Interval > 0:
+			return true
+		}
+	}
+	return false
 }
 
 func renderCommand(stdout io.Writer) *cli.Command {
@@ -131,7 +195,7 @@ Examples:
 				return withCode(1, err)
 			}
 			spec.Env, spec.Plain = nil, nil // render writes files only
-			m, err := materialize(c.Context, spec, opts)
+			_, m, err := materialize(c.Context, spec, newResolver(opts))
 			if err != nil {
 				return withCode(1, err)
 			}
@@ -239,6 +303,7 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 	if cfg != nil {
 		opts.Alibaba = alibabaOptions(cfg)
 	}
+	opts.Rotation = cfg.Rotation()
 	// render has none of these flags: they read as empty.
 	in.Secrets = c.StringSlice("secret")
 	in.EnvRefs = c.Bool("env-refs")
@@ -256,14 +321,14 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 // materialize resolves the spec and computes env values and file contents.
 // Materialize reports failed references along with template and other
 // problems, so one run lists them all.
-func materialize(ctx context.Context, spec *inject.Spec, opts backendOptions) (*inject.Materialized, error) {
-	vals, err := spec.Resolve(ctx, newResolver(opts))
+func materialize(ctx context.Context, spec *inject.Spec, r *sources.Resolver) (inject.Values, *inject.Materialized, error) {
+	vals, err := spec.Resolve(ctx, r)
 	slog.Debug("resolved", "references", len(vals))
 	m, merr := spec.Materialize(vals)
 	if merr != nil {
-		return nil, merr
+		return nil, nil, merr
 	}
-	return m, err
+	return vals, m, err
 }
 
 // printTable lists every target with where its value comes from; never a

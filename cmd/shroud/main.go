@@ -110,6 +110,7 @@ Example:
 		OnUsageError:   usageError(2),
 		Commands: []*cli.Command{
 			runCommand(),
+			sidecarCommand(),
 			renderCommand(stdout),
 			checkCommand(stdout),
 			getCommand(stdout),
