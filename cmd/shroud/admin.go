@@ -175,7 +175,9 @@ func (m *metrics) BackendCall(b sources.Backend, call string, took time.Duration
 	m.latency.WithLabelValues(b.String(), call).Observe(took.Seconds())
 }
 
-func (m *metrics) VersionChanged(b sources.Backend) { m.versionChanges.WithLabelValues(b.String()).Inc() }
+func (m *metrics) VersionChanged(b sources.Backend) {
+	m.versionChanges.WithLabelValues(b.String()).Inc()
+}
 
 func (m *metrics) Refreshed(res string) {
 	m.refreshes.WithLabelValues(res).Inc()
