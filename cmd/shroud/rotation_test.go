@@ -466,7 +466,7 @@ value_from = "kms:prod/api-key"
 
 	proxy.down.Store(false)
 	lines = awaitRec(t, rec, "SIGHUP after KMS came back", atLeast("SIGHUP", 1))
-	if !has("SIGHUP " + rotCanaries[6])(lines) || count(lines, "start ") != 1 {
+	if !has("SIGHUP "+rotCanaries[6])(lines) || count(lines, "start ") != 1 {
 		t.Fatalf("after recovery:\n%s", strings.Join(lines, "\n"))
 	}
 	_, body = get(t, "GET", addr, "/metrics")
