@@ -16,6 +16,7 @@ bench:
 	go run ./bench/render
 	go run ./bench/alibaba
 	go run ./bench/supervise
+	go run ./bench/rotation
 
 fuzz:
 	go test ./sources -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 2s
@@ -26,3 +27,5 @@ fuzz:
 	go test ./sources/alibaba -run '^$$' -fuzz FuzzKMSReference -fuzztime 60s -fuzzminimizetime 2s
 	go test ./sources/alibaba -run '^$$' -fuzz FuzzParseEndpoint -fuzztime 60s -fuzzminimizetime 2s
 	go test ./signal -run '^$$' -fuzz FuzzParseSignal -fuzztime 60s -fuzzminimizetime 2s
+	go test ./cmd/shroud -run '^$$' -fuzz FuzzListenAddress -fuzztime 60s -fuzzminimizetime 2s
+	go test ./cmd/shroud -run '^$$' -fuzz FuzzParsePid -fuzztime 60s -fuzzminimizetime 2s
