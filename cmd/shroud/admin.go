@@ -55,8 +55,10 @@ type admin struct {
 	metrics *metrics
 	ready   atomic.Bool
 	refresh chan struct{}
-	srv     *http.Server
-	addr    net.Addr
+	// watching is set while a watch loop reads refresh.
+	watching atomic.Bool
+	srv      *http.Server
+	addr     net.Addr
 }
 
 // startAdmin listens on addr (checked by listenAddress) and serves in the
@@ -79,6 +81,10 @@ func startAdmin(addr string, m *metrics) (*admin, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /refresh", func(w http.ResponseWriter, r *http.Request) {
+		if !a.watching.Load() {
+			http.Error(w, "rotation is off: nothing is watched (add a [rotation] table to the config)", http.StatusConflict)
+			return
+		}
 		select {
 		case a.refresh <- struct{}{}:
 		default: // one is pending already
@@ -105,11 +111,13 @@ func (a *admin) setReady() {
 	}
 }
 
-// refreshes is the channel of POST /refresh, nil without a listener.
+// refreshes is the channel of POST /refresh, nil without a listener; the
+// watch loop that takes it reads it until shroud exits.
 func (a *admin) refreshes() <-chan struct{} {
 	if a == nil {
 		return nil
 	}
+	a.watching.Store(true)
 	return a.refresh
 }
 

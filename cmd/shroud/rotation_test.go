@@ -646,6 +646,30 @@ func startProcess(t *testing.T, env []string, argv ...string) *os.Process {
 	return p
 }
 
+// TestListenWithoutRotation: --listen alone supervises the child (no fast
+// path: shroud must stay to serve), and POST /refresh says rotation is off.
+func TestListenWithoutRotation(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec")
+	addr := freeAddr(t)
+	s := startShroud(t, []string{"SHROUD_E2E_CHILD=rotation", "REC=" + rec}, "run", "--listen", addr, "--", os.Args[0])
+	lines := awaitRec(t, rec, "the child", atLeast("start ", 1))
+	awaitListener(t, addr)
+	if pid, _ := strconv.Atoi(strings.Fields(lines[0])[1]); pid == s.cmd.Process.Pid {
+		t.Fatal("the child replaced shroud: nothing serves --listen")
+	}
+	if code, body := get(t, "POST", addr, "/refresh"); code != 409 || !strings.Contains(body, "rotation is off") {
+		t.Errorf("POST /refresh without rotation: %d %q", code, body)
+	}
+	if code, _ := get(t, "GET", addr, "/readyz"); code != 200 {
+		t.Errorf("/readyz %d with the child running", code)
+	}
+	s.signal(t, unix.SIGTERM)
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
 // TestSidecarFlags: notification flags are checked before anything runs.
 func TestSidecarFlags(t *testing.T) {
 	dir := t.TempDir()
