@@ -3,42 +3,22 @@ package inject
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shroud-dev/shroud/internal/settest"
 )
 
 // setFiles are the names of the set the tests rotate.
 var setFiles = []string{"tls.crt", "tls.key", "ca.pem"}
 
-// setContent is file name's content in generation gen: a header and a
-// trailer naming both, around a body long enough that a torn read shows.
-func setContent(gen int, name string) []byte {
-	head := fmt.Sprintf("gen=%06d file=%s\n", gen, name)
-	return []byte(head + strings.Repeat(fmt.Sprintf("%06d-%s-", gen, canary), 200) + "\nend " + head)
-}
+func setContent(gen int, name string) []byte { return settest.Content(gen, name, canary) }
 
-// parseSetContent returns the generation of a whole file of name, or an
-// error saying what is wrong with it.
-func parseSetContent(name string, data []byte) (int, error) {
-	if len(data) == 0 {
-		return 0, errors.New("empty")
-	}
-	var gen int
-	if _, err := fmt.Sscanf(string(data), "gen=%06d file=", &gen); err != nil {
-		return 0, fmt.Errorf("no header (%d bytes)", len(data))
-	}
-	if !bytes.Equal(data, setContent(gen, name)) {
-		return 0, fmt.Errorf("generation %d torn or mixed (%d bytes)", gen, len(data))
-	}
-	return gen, nil
-}
+func parseSetContent(name string, data []byte) (int, error) { return settest.Parse(name, canary, data) }
 
 func materializedSet(dir string, gen int) *Materialized {
 	m := &Materialized{}
@@ -151,7 +131,7 @@ func TestSetReaderNeverSeesMixedSet(t *testing.T) {
 	}
 	stop := filepath.Join(t.TempDir(), "stop")
 	reader := exec.Command(os.Args[0], "-test.run=^$")
-	reader.Env = append(os.Environ(), "SHROUD_SET_READER="+dir, "SHROUD_SET_STOP="+stop)
+	reader.Env = append(append(os.Environ(), "SHROUD_SET_READER=1"), settest.Env(dir, setFiles, canary, stop)...)
 	var out, errb bytes.Buffer
 	reader.Stdout, reader.Stderr = &out, &errb
 	if err := reader.Start(); err != nil {
@@ -171,7 +151,7 @@ func TestSetReaderNeverSeesMixedSet(t *testing.T) {
 	if err := reader.Wait(); err != nil {
 		t.Fatalf("reader: %v\n%s", err, errb.String())
 	}
-	var r readerReport
+	var r settest.Report
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("reader said %q: %v", out.String(), err)
 	}
@@ -186,91 +166,4 @@ func TestSetReaderNeverSeesMixedSet(t *testing.T) {
 	if r.LastGen != rotations {
 		t.Errorf("the reader's last set is generation %d, want %d", r.LastGen, rotations)
 	}
-}
-
-type readerReport struct {
-	Sets, Retired, FileReads, PathMixed int
-	FirstGen, LastGen                   int
-	Bad                                 []string
-}
-
-// setReader is the reader process: it reads the set in dir in a loop, as
-// README.md tells readers to, until the stop file appears, then once more,
-// and prints a readerReport.
-func setReader(dir string) int {
-	stop := os.Getenv("SHROUD_SET_STOP")
-	r := readerReport{FirstGen: -1}
-	last := -1
-	bad := func(format string, args ...any) {
-		if len(r.Bad) < 20 {
-			r.Bad = append(r.Bad, fmt.Sprintf(format, args...))
-		}
-	}
-	for done := false; !done; {
-		if _, err := os.Stat(stop); err == nil {
-			done = true // one last read, after the last rotation
-		}
-		// The set: resolve ..data once, read every file inside it.
-		gen, err := os.Readlink(filepath.Join(dir, "..data"))
-		if err != nil {
-			bad("..data: %v", err)
-			continue
-		}
-		gens := map[int]bool{}
-		retired := false
-		for _, name := range setFiles {
-			data, err := os.ReadFile(filepath.Join(dir, gen, name))
-			if errors.Is(err, fs.ErrNotExist) {
-				retired = true
-				break
-			}
-			g, err := parseSetContent(name, data)
-			if err != nil {
-				bad("set %s/%s: %v", gen, name, err)
-				continue
-			}
-			gens[g] = true
-		}
-		if retired {
-			r.Retired++
-			done = false // read again
-			continue
-		}
-		if len(gens) != 1 {
-			bad("set %s mixes generations %v", gen, gens)
-			continue
-		}
-		for g := range gens {
-			if g < last {
-				bad("generation %d after %d", g, last)
-			}
-			last = g
-			if r.FirstGen < 0 {
-				r.FirstGen = g
-			}
-			r.LastGen = g
-		}
-		r.Sets++
-		// Each file by its path: whole, whatever its generation.
-		pathGens := map[int]bool{}
-		for _, name := range setFiles {
-			data, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				bad("%s: %v", name, err)
-				continue
-			}
-			g, err := parseSetContent(name, data)
-			if err != nil {
-				bad("%s: %v", name, err)
-				continue
-			}
-			pathGens[g] = true
-			r.FileReads++
-		}
-		if len(pathGens) > 1 {
-			r.PathMixed++
-		}
-	}
-	json.NewEncoder(os.Stdout).Encode(r)
-	return 0
 }

@@ -3,12 +3,14 @@ package inject
 import (
 	"os"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/settest"
 )
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as the reader process of the set tests.
-	if dir := os.Getenv("SHROUD_SET_READER"); dir != "" {
-		os.Exit(setReader(dir))
+	if os.Getenv("SHROUD_SET_READER") == "1" {
+		os.Exit(settest.Main(os.Stdout))
 	}
 	os.Exit(m.Run())
 }

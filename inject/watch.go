@@ -111,7 +111,7 @@ func Watch(ctx context.Context, in WatchInput) error {
 
 	l := &watchLoop{in: in, vals: maps.Clone(in.Values), cur: in.Current, policies: map[string]Policy{}}
 	for _, f := range in.Spec.Files {
-		l.policies[f.Path] = cmpPolicy(f.OnChange, in.Rotation.OnChange)
+		l.policies[f.Path] = orDefault(f.OnChange, in.Rotation.OnChange)
 	}
 	if in.OnValues != nil {
 		in.OnValues(l.vals)
@@ -127,7 +127,8 @@ func Watch(ctx context.Context, in WatchInput) error {
 			w.refresh()
 		case <-timerC(l.rewrite):
 			l.rewrite = nil
-			l.write(l.cur, "retry")
+			changed, ok := l.write(l.cur, "retry")
+			in.Events.Refreshed(outcome(changed, !ok))
 		case <-timerC(l.restart):
 			l.restart = nil
 			l.restartChild()
@@ -139,7 +140,7 @@ func Watch(ctx context.Context, in WatchInput) error {
 	}
 }
 
-func cmpPolicy(p, def Policy) Policy {
+func orDefault(p, def Policy) Policy {
 	if p == "" {
 		return def
 	}
@@ -160,63 +161,67 @@ type watchLoop struct {
 }
 
 // apply takes one Update: new values are rendered, written and acted on;
-// failures are logged and keep what is there.
+// failures are logged and keep what is there. Each Update counts once in
+// Events.Refreshed: failed if anything failed, else changed or unchanged.
 func (l *watchLoop) apply(u Update) {
 	log := l.in.Log
-	if u.Err != nil {
-		l.in.Events.Refreshed("failed")
+	failed := u.Err != nil
+	if failed {
 		log.Warn("refresh failed: keeping the last good values and files; retrying with backoff", "backend", u.Backend.String(), "error", u.Err)
 	}
-	if len(u.Values) == 0 {
-		if u.Err == nil {
-			l.in.Events.Refreshed("unchanged")
+	changed := false
+	if len(u.Values) > 0 {
+		vals := maps.Clone(l.vals)
+		maps.Copy(vals, u.Values)
+		if m, err := l.in.Spec.Materialize(vals); err != nil {
+			failed = true
+			log.Error("the new values cannot be rendered: keeping the last good values and files", "error", err)
+		} else {
+			l.vals = vals
+			if l.in.OnValues != nil {
+				l.in.OnValues(vals)
+			}
+			log.Debug("new values", "backend", u.Backend.String(), "references", len(u.Values))
+			wrote, ok := l.write(m, "rotation")
+			changed, failed = wrote, failed || !ok
 		}
-		return
 	}
-	vals := maps.Clone(l.vals)
-	maps.Copy(vals, u.Values)
-	m, err := l.in.Spec.Materialize(vals)
-	if err != nil {
-		l.in.Events.Refreshed("failed")
-		log.Error("the new values cannot be rendered: keeping the last good values and files", "error", err)
-		return
-	}
-	l.vals = vals
-	if l.in.OnValues != nil {
-		l.in.OnValues(vals)
-	}
-	log.Debug("new values", "backend", u.Backend.String(), "references", len(u.Values))
-	l.write(m, "rotation")
+	l.in.Events.Refreshed(outcome(changed, failed))
 }
 
-// write writes m's files, and acts on what changed since l.cur.
-func (l *watchLoop) write(m *Materialized, why string) {
+func outcome(changed, failed bool) string {
+	switch {
+	case failed:
+		return "failed"
+	case changed:
+		return "changed"
+	}
+	return "unchanged"
+}
+
+// write writes m's files, and acts on what changed since l.cur. It reports
+// whether anything changed, and whether every file was written; if not,
+// it tries again after a backoff.
+func (l *watchLoop) write(m *Materialized, why string) (changed, ok bool) {
 	log := l.in.Log
-	changed, err := m.WriteFiles()
-	envChanged := changedEnv(l.cur.Env, m.Env)
+	files, err := m.WriteFiles()
+	env := changedEnv(l.cur.Env, m.Env)
 	l.cur = m
+	stopTimer(&l.rewrite)
 	if err != nil {
 		l.failures++
 		wait := backoff(l.failures, retryMax)
-		l.in.Events.Refreshed("failed")
 		log.Error("writing files failed: the others are written; trying again", "error", err, "retry_in", wait.Round(time.Millisecond).String())
-		stopTimer(&l.rewrite)
 		l.rewrite = time.NewTimer(wait)
 	} else {
 		l.failures = 0
-		stopTimer(&l.rewrite)
 	}
-	if len(changed) == 0 && len(envChanged) == 0 {
-		if err == nil {
-			l.in.Events.Refreshed("unchanged")
-		}
-		return
+	if len(files) == 0 && len(env) == 0 {
+		return false, err == nil
 	}
-	if err == nil {
-		l.in.Events.Refreshed("changed")
-	}
-	log.Info("secrets changed", "files", changed, "env", envChanged, "cause", why)
-	l.act(changed, envChanged)
+	log.Info("secrets changed", "files", files, "env", env, "cause", why)
+	l.act(files, env)
+	return true, err == nil
 }
 
 // changedEnv names the variables whose values differ.

@@ -67,7 +67,6 @@ type poller struct {
 	kick     chan struct{} // a refresh, or a file event
 	dirty    map[string]bool
 
-	mu       sync.Mutex
 	versions map[sources.Ref]string // object -> last version seen
 	last     Values                 // reference -> last good result
 	failures int
@@ -276,7 +275,6 @@ func (p *poller) check(ctx context.Context) bool {
 		start := time.Now()
 		results, err := p.resolver.Resolve(ctx, refs)
 		p.events.BackendCall(p.backend, "fetch", time.Since(start), err)
-		p.mu.Lock()
 		for i, ref := range refs {
 			res := results[i]
 			if res.Err != nil {
@@ -293,7 +291,6 @@ func (p *poller) check(ctx context.Context) bool {
 				p.events.VersionChanged(p.backend)
 			}
 		}
-		p.mu.Unlock()
 		errs = multierror.Append(errs, err)
 	}
 	u.Err = listErrors(errs)
@@ -319,8 +316,6 @@ func (p *poller) pollVersions(ctx context.Context, v sources.Versioner) ([]sourc
 		changed []sources.Ref
 		failed  error
 	)
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i, obj := range p.objects {
 		res := results[i]
 		if res.Err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shroud-dev/shroud/internal/settest"
 )
 
 // e2eChild is this test binary run as the command shroud supervises, chosen
@@ -32,6 +34,8 @@ import (
 //	jobs      prints "ready fg=BOOL"; on each SIGCONT prints "cont fg=BOOL";
 //	          dies of SIGINT.
 //	fgcheck   prints "restored=BOOL": its group is the terminal's foreground.
+//	setreader reads a set of files as README.md tells readers to, until a
+//	          stop file appears, and prints what it saw (internal/settest).
 //	rotation  appends to $REC "start PID VALUE" (VALUE: $SECRET_VAR's value,
 //	          or - when unset), then per SIGHUP, SIGUSR1 or SIGUSR2 "NAME
 //	          CONTENT" (CONTENT: $SECRET_FILE's, read then); on SIGTERM
@@ -40,6 +44,8 @@ func e2eChild(mode string) int {
 	switch mode {
 	case "rotation":
 		return rotationChild()
+	case "setreader":
+		return settest.Main(os.Stdout)
 	case "signals":
 		return signalsChild()
 	case "orphans":
