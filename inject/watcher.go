@@ -134,6 +134,9 @@ func (w *watcher) watchFiles(p *poller) error {
 			w.log.Warn("cannot watch the directory of a file: source; it is checked every interval only", "dir", dir, "error", err)
 		}
 	}
+	// A change between the first render and these watches made no event:
+	// one check now sees it.
+	p.poke()
 	return nil
 }
 

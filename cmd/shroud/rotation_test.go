@@ -638,6 +638,55 @@ token = "file:src/token"
 	noRotCanary(t, "sidecar log, admin answers and notifications", append(bodies, stderr, notReady, metrics)...)
 }
 
+// TestSidecarNotifyProcess: --notify-process finds the application by its
+// name in /proc (as in a pod with shareProcessNamespace), and
+// --notify-command runs beside it.
+func TestSidecarNotifyProcess(t *testing.T) {
+	dir := t.TempDir()
+	// A name of its own: the kernel keeps 15 bytes of it.
+	name := fmt.Sprintf("rotapp%d", os.Getpid()%100000)
+	app := filepath.Join(dir, name)
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app, data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "src/token", rotCanaries[3])
+	write(t, dir, "shroud.toml", "[rotation]\ninterval = \"0\"\n[[files]]\npath = \"shared/token\"\nvalue_from = \"file:src/token\"\n")
+	rec := filepath.Join(dir, "rec")
+	startProcess(t, []string{"SHROUD_E2E_CHILD=rotation", "REC=" + rec, "SECRET_FILE=" + filepath.Join(dir, "shared", "token")}, app)
+	awaitRec(t, rec, "the application", atLeast("start ", 1))
+	ran := filepath.Join(dir, "ran")
+	s := startShroud(t, nil, "sidecar", "--config", filepath.Join(dir, "shroud.toml"), "--notify-process", name,
+		"--notify-command", `echo "$SHROUD_EVENT" >> `+ran)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "shared", "token")); err == nil {
+			break // rendered; a change from now on is seen
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sidecar did not render")
+		}
+	}
+	replaceFile(t, filepath.Join(dir, "src", "token"), rotCanaries[4])
+	lines := awaitRec(t, rec, "SIGHUP to the application", atLeast("SIGHUP", 1))
+	if !has("SIGHUP " + rotCanaries[4])(lines) {
+		t.Fatalf("the application got:\n%s", strings.Join(lines, "\n"))
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if data, _ := os.ReadFile(ran); string(data) == "secrets_changed\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("--notify-command did not run")
+		}
+	}
+	s.signal(t, unix.SIGTERM)
+	s.wait(t)
+	noRotCanary(t, "sidecar log", s.stderr.String())
+}
+
 // startProcess starts a process the test ends.
 func startProcess(t *testing.T, env []string, argv ...string) *os.Process {
 	t.Helper()
