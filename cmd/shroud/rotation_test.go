@@ -347,7 +347,7 @@ func TestRotateEnvRestarts(t *testing.T) {
 		awaitRec(t, rec, "the child", atLeast("start ", 1))
 		for _, v := range c[3:6] {
 			replaceFile(t, filepath.Join(dir, "src", "password"), v)
-			time.Sleep(150 * time.Millisecond) // each is seen on its own
+			time.Sleep(60 * time.Millisecond) // each is seen on its own (10 ms debounce), all within the restart's 1 s settle
 		}
 		awaitRec(t, rec, "the restart", atLeast("start ", 2))
 		time.Sleep(3 * time.Second) // past the restart's settle time and the backoff
@@ -357,6 +357,7 @@ func TestRotateEnvRestarts(t *testing.T) {
 		}
 		s.signal(t, unix.SIGTERM)
 		s.wait(t)
+		t.Logf("the watch loop saw %d separate changes and restarted the child once", strings.Count(s.stderr.String(), `msg="secrets changed"`))
 		noRotCanary(t, "shroud's log", s.stderr.String())
 	})
 }
