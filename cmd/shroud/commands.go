@@ -44,8 +44,16 @@ an init: it forwards every signal it receives to CMD, reaps zombies (as PID 1,
 or as the child subreaper), and on a terminal makes CMD the foreground
 process group so Ctrl-C and Ctrl-Z act on CMD alone.
 
+With a [rotation] table in the config, or --listen, shroud supervises CMD
+too, and keeps its secrets current: it polls the backends' versions, watches
+file: sources, rewrites files whose content changed and signals or restarts
+CMD as on_change says (a changed env var always restarts it). --listen ADDR
+serves /healthz, /readyz, /metrics and POST /refresh (a port alone listens
+on 127.0.0.1).
+
 Exit status: CMD's; 128+N if CMD died of signal N; 125 if shroud failed
-before CMD started; 126 if CMD is not executable; 127 if it is not found.
+before CMD started; 126 if CMD is not executable; 127 if it is not found;
+75 when a rotation ran on_change = "exit".
 
 Examples:
    shroud run --config shroud.toml -- ./server --port 8080
