@@ -199,8 +199,10 @@ func (p *watcher) stop() {
 	p.cmd.Wait()
 }
 
-// child prints "ready", then the wall-clock time of each SIGHUP.
+// child prints "ready", then the wall-clock time of each SIGHUP. It ends
+// on SIGTERM, or with its parent.
 func child() {
+	syscall.Syscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
 	ch := make(chan os.Signal, 16)
 	ossignal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM)
 	fmt.Println("ready")

@@ -23,6 +23,8 @@ func main() {
 	}
 	cmd := exec.Command(os.Args[3], os.Args[4:]...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The child ends with this program, which is stopped by a signal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		panic(err)
 	}
