@@ -34,8 +34,8 @@ type AWSConfig struct {
 // Timeouts returns Timeout and CallTimeout; zero means the default.
 // The config was validated, so they parse.
 func (a AWSConfig) Timeouts() (timeout, call time.Duration) {
-	timeout, _ = parseDuration(a.Timeout)
-	call, _ = parseDuration(a.CallTimeout)
+	timeout, _ = parsePositiveDuration(a.Timeout)
+	call, _ = parsePositiveDuration(a.CallTimeout)
 	return timeout, call
 }
 
@@ -60,7 +60,9 @@ type EnvFrom struct {
 	Origin string
 }
 
-func parseDuration(s string) (time.Duration, error) {
+// parsePositiveDuration is parseDuration for deadlines: "" is unset (0),
+// and zero or less is an error.
+func parsePositiveDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
@@ -77,10 +79,10 @@ func (c *Config) validateAWS() error {
 
 	at := c.table("aws")
 	a := c.AWS
-	if _, err := parseDuration(a.Timeout); err != nil {
+	if _, err := parsePositiveDuration(a.Timeout); err != nil {
 		add("%s: timeout %v", at, err)
 	}
-	if _, err := parseDuration(a.CallTimeout); err != nil {
+	if _, err := parsePositiveDuration(a.CallTimeout); err != nil {
 		add("%s: call_timeout %v", at, err)
 	}
 	if a.RoleARN != "" && !validIAMRoleARN(a.RoleARN) {

@@ -42,6 +42,9 @@ type Config struct {
 	AWS AWSConfig `toml:"aws"`
 	// EnvFrom binds many env vars at once, from a JSON object or an SSM path.
 	EnvFrom []EnvFromSpec `toml:"env_from"`
+	// RotationTable is [rotation] as written; Rotation parses it.
+	RotationTable RotationConfig `toml:"rotation"`
+	rotationSet   bool
 
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
@@ -76,6 +79,8 @@ type FileSpec struct {
 	Mode string `toml:"mode"`
 	// Owner is "UID:GID".
 	Owner string `toml:"owner"`
+	// OnChange overrides [rotation] on_change for this file.
+	OnChange string `toml:"on_change"`
 
 	layout fileLayout
 }
@@ -148,6 +153,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg.lines = tableHeaderLines(data)
+	cfg.rotationSet = md.IsDefined("rotation")
 	cfg.readFileLayout(md, data)
 	cfg.logLine = logHeaderLine(data)
 
@@ -184,6 +190,7 @@ func (c *Config) validate() error {
 	}
 
 	c.validateAlibaba(add)
+	c.validateRotation(add)
 
 	names := map[string]string{}
 	for i, s := range c.Secrets {

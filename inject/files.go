@@ -157,6 +157,8 @@ func (c *Config) validateFiles() error {
 			switch {
 			case hasDotDot(f.Path):
 				add("%s: path %q holds \"..\"; write the path without it", at, f.Path)
+			case reservedName(filepath.Base(abs)):
+				add("%s: path %q: names starting with \"..\" are reserved for the layout that switches a directory's files at once (..data); choose another name", at, f.Path)
 			case root != "" && !within(root, abs):
 				add("%s: path %s is outside files_root %s; files may only be written inside it", at, abs, root)
 			}
@@ -379,7 +381,7 @@ func within(dir, path string) bool {
 func (c *Config) newFile(i int) File {
 	f := c.Files[i]
 	mode, _ := parseMode(f.Mode)
-	file := File{Path: c.resolvePath(f.Path), Mode: mode, Root: c.filesRoot(), Format: Raw, Origin: c.entry("files", i)}
+	file := File{Path: c.resolvePath(f.Path), Mode: mode, Root: c.filesRoot(), Format: Raw, Origin: c.entry("files", i), OnChange: Policy(f.OnChange)}
 	if f.Owner != "" {
 		file.Owner, _ = parseOwner(f.Owner)
 	}

@@ -224,12 +224,7 @@ func (l *ECSLog) target(at string) *LogTarget {
 // value is trimmed of surrounding whitespace (a file's trailing newline):
 // no driver option means anything by it.
 func (s *Spec) materializeLog(vals Values) (*logdriver.Config, error) {
-	var mask [][]byte
-	for _, ref := range s.Refs() {
-		if res, ok := vals[ref]; ok && res.Err == nil {
-			mask = append(mask, res.Value.Data)
-		}
-	}
+	mask := vals.Data()
 	t := s.Log
 	if t == nil {
 		return &logdriver.Config{Driver: logdriver.None, MaskValues: mask}, nil

@@ -45,6 +45,9 @@ type File struct {
 	Template     *template.Template
 	templateRefs map[template.Ref]sources.Ref
 	Origin       string
+	// OnChange is the file's own policy on change; empty follows
+	// [rotation] on_change.
+	OnChange Policy
 }
 
 // Spec is everything to materialize: the targets and the references they
@@ -219,6 +222,17 @@ func (s *Spec) Refs() []sources.Ref {
 // Values maps each reference to what resolving it gave.
 type Values map[sources.Ref]sources.Result
 
+// Data returns every value that resolved: what the log pipeline masks.
+func (v Values) Data() [][]byte {
+	data := make([][]byte, 0, len(v))
+	for _, res := range v {
+		if res.Err == nil {
+			data = append(data, res.Value.Data)
+		}
+	}
+	return data
+}
+
 // Resolve fetches every reference of the spec in one batched plan.
 func (s *Spec) Resolve(ctx context.Context, r *sources.Resolver) (Values, error) {
 	refs := s.Refs()
@@ -354,20 +368,28 @@ func (m *Materialized) Environ(base []string) []string {
 
 // WriteFiles writes every file atomically and reports which changed. Every
 // file is checked first (files_root, symbolic links, owner), so one bad
-// file stops them all before anything is written.
+// file stops them all before anything is written. A file alone in its
+// directory is replaced by a rename; the files of a directory that holds
+// several are a set, switched all at once (see writeSet).
 func (m *Materialized) WriteFiles() (changed []string, err error) {
 	if _, err := m.Changes(); err != nil {
 		return nil, err
 	}
 	var errs *multierror.Error
-	for _, f := range m.Files {
-		did, err := f.Write()
+	for _, set := range setsOf(m.Files) {
+		if len(set) > 1 {
+			did, err := writeSet(set)
+			changed = append(changed, did...)
+			errs = multierror.Append(errs, err)
+			continue
+		}
+		did, err := set[0].Write()
 		if err != nil {
 			errs = multierror.Append(errs, err)
 			continue
 		}
 		if did {
-			changed = append(changed, f.Path)
+			changed = append(changed, set[0].Path)
 		}
 	}
 	return changed, listErrors(errs)

@@ -181,12 +181,29 @@ func (t *target) walk(r Rendered, create bool) error {
 	case err != nil:
 		return fail("%v", err)
 	case info.Mode()&fs.ModeSymlink != 0:
-		return fail("refusing to replace a symbolic link; remove it or choose another path")
+		if !t.layoutLink() {
+			return fail("refusing to replace a symbolic link; remove it or choose another path")
+		}
+		// One of shroud's own links into ..data (see writeSet): what
+		// counts is the file it leads to.
+		if info, err = t.root.Stat(t.name); err != nil {
+			return fail("%v", err)
+		}
+		if !info.Mode().IsRegular() {
+			return fail("%s leads to something that is not a regular file", dataLink)
+		}
 	case !info.Mode().IsRegular():
 		return fail("it exists and is not a regular file")
 	}
 	t.info = info
 	return nil
+}
+
+// layoutLink reports whether the file is a symbolic link to ..data/NAME,
+// the layout writeSet makes.
+func (t *target) layoutLink() bool {
+	dest, err := t.root.Readlink(t.name)
+	return err == nil && dest == dataLink+"/"+filepath.Base(t.name)
 }
 
 // holds reports whether the file already has r's content, mode and owner.

@@ -91,6 +91,13 @@ func (r *Resolver) Register(b Backend, s Source) {
 	r.sources[b] = s
 }
 
+// Source returns the source registered for backend b, so a caller such as
+// the watch loop can poll its versions directly.
+func (r *Resolver) Source(b Backend) (Source, bool) {
+	s, ok := r.sources[b]
+	return s, ok
+}
+
 // Resolve fetches every reference: each distinct object once, each backend's
 // references in one Fetch, backends in parallel. It returns one Result per
 // reference, in order, and all failures together as a *multierror.Error

@@ -19,11 +19,14 @@ type backendOptions struct {
 	AWS inject.AWSConfig
 	// Alibaba configures the KMS backend, from [alibaba].
 	Alibaba alibaba.Options
+	// Rotation is [rotation]: how the backends are watched.
+	Rotation inject.Rotation
 }
 
 // newResolver returns a resolver with every backend this build has.
 // Registering sets nothing up: a backend loads its SDK config, credentials
-// and clients when it first fetches.
+// and clients when it first fetches. The watch loop polls versions from the
+// same sources (Resolver.Source), so clients and caches are shared.
 func newResolver(opts backendOptions) *sources.Resolver {
 	r := sources.NewResolver()
 	timeout, callTimeout := opts.AWS.Timeouts()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shroud-dev/shroud/internal/settest"
 )
 
 // e2eChild is this test binary run as the command shroud supervises, chosen
@@ -32,8 +34,18 @@ import (
 //	jobs      prints "ready fg=BOOL"; on each SIGCONT prints "cont fg=BOOL";
 //	          dies of SIGINT.
 //	fgcheck   prints "restored=BOOL": its group is the terminal's foreground.
+//	setreader reads a set of files as README.md tells readers to, until a
+//	          stop file appears, and prints what it saw (internal/settest).
+//	rotation  appends to $REC "start PID VALUE" (VALUE: $SECRET_VAR's value,
+//	          or - when unset), then per SIGHUP, SIGUSR1 or SIGUSR2 "NAME
+//	          CONTENT" (CONTENT: $SECRET_FILE's, read then); on SIGTERM
+//	          appends "SIGTERM" and exits 0.
 func e2eChild(mode string) int {
 	switch mode {
+	case "rotation":
+		return rotationChild()
+	case "setreader":
+		return settest.Main(os.Stdout)
 	case "signals":
 		return signalsChild()
 	case "orphans":
@@ -245,6 +257,36 @@ func jobsChild() int {
 	}()
 	for range ch {
 		fmt.Printf("cont fg=%v\n", isForeground())
+	}
+	return 0
+}
+
+func rotationChild() int {
+	f, err := os.OpenFile(os.Getenv("REC"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		panic(err)
+	}
+	ch := make(chan os.Signal, 16)
+	ossignal.Notify(ch, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGTERM)
+	value, ok := os.LookupEnv(os.Getenv("SECRET_VAR"))
+	if !ok {
+		value = "-"
+	}
+	fmt.Fprintf(f, "start %d %s\n", os.Getpid(), value)
+	for s := range ch {
+		if s == unix.SIGTERM {
+			fmt.Fprintln(f, "SIGTERM")
+			return 0
+		}
+		content := "-"
+		if path := os.Getenv("SECRET_FILE"); path != "" {
+			data, err := os.ReadFile(path)
+			content = string(data)
+			if err != nil {
+				content = "error:" + err.Error()
+			}
+		}
+		fmt.Fprintf(f, "%s %s\n", signalName(s.(syscall.Signal)), content)
 	}
 	return 0
 }

@@ -47,8 +47,16 @@ an init: it forwards every signal it receives to CMD, reaps zombies (as PID 1,
 or as the child subreaper), and on a terminal makes CMD the foreground
 process group so Ctrl-C and Ctrl-Z act on CMD alone.
 
+With a [rotation] table in the config, or --listen, shroud supervises CMD
+too, and keeps its secrets current: it polls the backends' versions, watches
+file: sources, rewrites files whose content changed and signals or restarts
+CMD as on_change says (a changed env var always restarts it). --listen ADDR
+serves /healthz, /readyz, /metrics and POST /refresh (a port alone listens
+on 127.0.0.1).
+
 Exit status: CMD's; 128+N if CMD died of signal N; 125 if shroud failed
-before CMD started; 126 if CMD is not executable; 127 if it is not found.
+before CMD started; 126 if CMD is not executable; 127 if it is not found;
+75 when a rotation ran on_change = "exit".
 
 Examples:
    shroud run --config shroud.toml -- ./server --port 8080
@@ -58,6 +66,7 @@ Examples:
 		Flags: append(specFlags(false),
 			&cli.BoolFlag{Name: "supervise", Usage: "stay CMD's parent as an init: forward signals, reap zombies, report CMD's exit status"},
 			&cli.BoolFlag{Name: "signal-group", Usage: "send signals to CMD's process group, not CMD alone (implies --supervise)"},
+			listenFlag(),
 		),
 		OnUsageError: usageError(signal.ExitFailure),
 		Action:       run,
@@ -73,7 +82,14 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return withCode(signal.ExitFailure, err)
 	}
-	m, err := materialize(c.Context, spec, opts)
+	var listen string
+	if c.String("listen") != "" {
+		if listen, err = listenAddress(c.String("listen")); err != nil {
+			return withCode(signal.ExitFailure, err)
+		}
+	}
+	resolver := newResolver(opts)
+	vals, m, err := materialize(c.Context, spec, resolver)
 	if err != nil {
 		return withCode(signal.ExitFailure, err)
 	}
@@ -91,24 +107,72 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return withCode(signal.ExitFailure, err)
 	}
-	if !needsSupervisor(c) && logs.Direct() {
+	rotating := opts.Rotation.Enabled && watches(spec, opts.Rotation)
+	if !needsSupervisor(c, rotating) && logs.Direct() {
 		err = signal.Exec(argv, env)
 		return withCode(signal.ExitCode(err), err)
 	}
-	code, err := signal.Supervise(signal.Input{
+	var adm *admin
+	if listen != "" {
+		if adm, err = startAdmin(listen, newMetrics()); err != nil {
+			return withCode(signal.ExitFailure, err)
+		}
+		defer adm.close()
+	}
+	s, err := signal.New(signal.Input{
 		Argv:        argv,
 		Env:         env,
 		Stdin:       os.Stdin,
 		Stdout:      logs.Stdout(),
 		Stderr:      logs.Stderr(),
 		SignalGroup: c.Bool("signal-group"),
+		StopSignal:  opts.Rotation.StopSignal,
+		StopTimeout: opts.Rotation.StopTimeout,
 		Log:         slog.Default(),
 	})
+	if err == nil {
+		err = s.Start()
+	}
+	if err != nil {
+		logs.Close()
+		return withCode(signal.ExitCode(err), err)
+	}
+	adm.setReady()
+	exitRotated := false
+	if rotating {
+		ctx, cancel := context.WithCancel(c.Context)
+		defer cancel()
+		watched := make(chan error, 1)
+		go func() {
+			watched <- inject.Watch(ctx, inject.WatchInput{
+				Spec: spec, Resolver: resolver, Rotation: opts.Rotation,
+				Values: vals, Current: m, Target: s, Environ: os.Environ(),
+				Refresh: adm.refreshes(), Events: adm.events(), Log: slog.Default(),
+				// Rotated secrets stay masked, old and new.
+				OnValues: func(v inject.Values) { logs.AddMask(v.Data()) },
+			})
+		}()
+		select {
+		case <-s.Done():
+		case err := <-watched:
+			if errors.Is(err, inject.ErrExit) {
+				s.Stop()
+				exitRotated = true
+			}
+			if err != nil && !exitRotated {
+				slog.Error("the watch loop stopped: secrets are no longer kept current", "error", err)
+			}
+		}
+	}
+	code, err := s.Wait()
 	if cerr := logs.Close(); cerr != nil {
 		slog.Error("log delivery incomplete", "error", cerr) // the child's status still stands
 	}
 	if err != nil {
-		return withCode(code, err) // a start failure, or a crash loop given up
+		return withCode(code, err) // a crash loop given up
+	}
+	if exitRotated {
+		code = inject.ExitRotated // the orchestrator starts us again with the new values
 	}
 	return &codedError{code: code} // the child's status; nothing to report
 }
@@ -118,8 +182,21 @@ func run(c *cli.Context) error {
 // alive while the child runs adds its condition here: rotation, the --listen
 // admin server. A log pipeline that carries the child's output (a driver, or
 // masking) is the other reason, checked where the pipeline is built.
-func needsSupervisor(c *cli.Context) bool {
-	return c.Bool("supervise") || c.Bool("signal-group")
+func needsSupervisor(c *cli.Context, rotating bool) bool {
+	return c.Bool("supervise") || c.Bool("signal-group") || c.String("listen") != "" || rotating
+}
+
+// watches reports whether rotation has anything to watch: backends to poll
+// (interval > 0) or file: sources, watched in any case.
+func watches(spec *inject.Spec, rot inject.Rotation) bool {
+	for _, ref := range spec.Refs() {
+		switch {
+		case ref.Pinned() || ref.Backend == sources.Env:
+		case ref.Backend == sources.File || rot.Interval > 0:
+			return true
+		}
+	}
+	return false
 }
 
 func renderCommand(stdout io.Writer) *cli.Command {
@@ -148,7 +225,7 @@ Examples:
 				return withCode(1, err)
 			}
 			spec.Env, spec.Plain = nil, nil // render writes files only
-			m, err := materialize(c.Context, spec, opts)
+			_, m, err := materialize(c.Context, spec, newResolver(opts))
 			if err != nil {
 				return withCode(1, err)
 			}
@@ -257,6 +334,7 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 		opts.Alibaba = alibabaOptions(cfg)
 		opts.AWS = cfg.AWS
 	}
+	opts.Rotation = cfg.Rotation()
 	// render has none of these flags: they read as empty.
 	in.Secrets = c.StringSlice("secret")
 	in.EnvRefs = c.Bool("env-refs")
@@ -274,14 +352,14 @@ func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
 // materialize resolves the spec and computes env values and file contents.
 // Materialize reports failed references along with template and other
 // problems, so one run lists them all.
-func materialize(ctx context.Context, spec *inject.Spec, opts backendOptions) (*inject.Materialized, error) {
-	vals, err := spec.Resolve(ctx, newResolver(opts))
+func materialize(ctx context.Context, spec *inject.Spec, r *sources.Resolver) (inject.Values, *inject.Materialized, error) {
+	vals, err := spec.Resolve(ctx, r)
 	slog.Debug("resolved", "references", len(vals))
 	m, merr := spec.Materialize(vals)
 	if merr != nil {
-		return nil, merr
+		return nil, nil, merr
 	}
-	return m, err
+	return vals, m, err
 }
 
 // printTable lists every target with where its value comes from; never a

@@ -111,6 +111,7 @@ Example:
 		OnUsageError:              usageError(2),
 		Commands: []*cli.Command{
 			runCommand(),
+			sidecarCommand(),
 			renderCommand(stdout),
 			checkCommand(stdout),
 			getCommand(stdout),

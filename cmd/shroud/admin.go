@@ -1,0 +1,216 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/urfave/cli/v2"
+
+	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/sources"
+)
+
+// listenFlag is --listen, the admin listener of run and sidecar.
+func listenFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "listen", EnvVars: []string{"SHROUD_LISTEN"},
+		Usage: "serve /healthz, /readyz, /metrics and POST /refresh on `ADDR` (a port alone, such as 9090, means 127.0.0.1:9090)"}
+}
+
+// listenAddress reads --listen: HOST:PORT, or a port alone (":9090" or
+// "9090"), which listens on loopback only: exposing the admin listener to
+// the network is a choice the user writes out (0.0.0.0:9090).
+func listenAddress(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		host, port = "", s
+	}
+	n, perr := strconv.Atoi(port)
+	if perr != nil || n < 0 || n > 65535 || strings.TrimSpace(port) != port || port == "" {
+		return "", fmt.Errorf("--listen %q: want HOST:PORT or a port such as 9090", s)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if strings.ContainsAny(host, " /") {
+		return "", fmt.Errorf("--listen %q: %q is not a host", s, host)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n)), nil
+}
+
+// admin is the admin listener: liveness, readiness, Prometheus metrics and
+// a way to ask for a refresh now.
+type admin struct {
+	metrics *metrics
+	ready   atomic.Bool
+	refresh chan struct{}
+	// watching is set while a watch loop reads refresh.
+	watching atomic.Bool
+	srv      *http.Server
+	addr     net.Addr
+}
+
+// startAdmin listens on addr (checked by listenAddress) and serves in the
+// background. A nil admin (no --listen) accepts every call and does
+// nothing.
+func startAdmin(addr string, m *metrics) (*admin, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	a := &admin{metrics: m, refresh: make(chan struct{}, 1), addr: ln.Addr()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "not ready: the first render has not completed", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /refresh", func(w http.ResponseWriter, r *http.Request) {
+		if !a.watching.Load() {
+			http.Error(w, "rotation is off: nothing is watched (add a [rotation] table to the config)", http.StatusConflict)
+			return
+		}
+		select {
+		case a.refresh <- struct{}{}:
+		default: // one is pending already
+		}
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "refresh requested\n")
+	})
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("admin listener stopped", "error", err)
+		}
+	}()
+	slog.Info("admin listener", "address", ln.Addr().String())
+	return a, nil
+}
+
+// setReady marks the first render done.
+func (a *admin) setReady() {
+	if a != nil {
+		a.metrics.lastSuccess.SetToCurrentTime()
+		a.ready.Store(true)
+	}
+}
+
+// refreshes is the channel of POST /refresh, nil without a listener; the
+// watch loop that takes it reads it until shroud exits.
+func (a *admin) refreshes() <-chan struct{} {
+	if a == nil {
+		return nil
+	}
+	a.watching.Store(true)
+	return a.refresh
+}
+
+func (a *admin) close() {
+	if a != nil {
+		a.srv.Close()
+	}
+}
+
+// events is what the watch loop reports to: the metrics, or nothing.
+func (a *admin) events() inject.Events {
+	if a == nil {
+		return inject.NoEvents{}
+	}
+	return a.metrics
+}
+
+// metrics are shroud's Prometheus metrics. Labels are backends, calls,
+// results and policies: never a value, and never a reference, whose name
+// may say more than it should and whose number is unbounded.
+type metrics struct {
+	reg            *prometheus.Registry
+	refreshes      *prometheus.CounterVec
+	versionChanges *prometheus.CounterVec
+	restarts       prometheus.Counter
+	actions        *prometheus.CounterVec
+	notifications  *prometheus.CounterVec
+	lastSuccess    prometheus.Gauge
+	calls          *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+}
+
+var _ inject.Events = (*metrics)(nil)
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_refreshes_total",
+			Help: "Checks of a backend for new secret versions, by result: changed, unchanged or failed."}, []string{"result"}),
+		versionChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_version_changes_total",
+			Help: "Secrets seen at a new version, by backend."}, []string{"backend"}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{Name: "shroud_child_restarts_total",
+			Help: "Restarts of the child for a rotation."}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_policy_actions_total",
+			Help: "Change policies carried out (signal, restart, exit), by result."}, []string{"policy", "result"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_notifications_total",
+			Help: "Notifications of the application by shroud sidecar, by method (signal, url, command) and result."}, []string{"method", "result"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "shroud_last_success_timestamp_seconds",
+			Help: "When a check of the backends last succeeded (Unix time)."}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_backend_calls_total",
+			Help: "Batched calls to a backend by the watch loop: versions (a cheap version poll) or fetch (values), by result."}, []string{"backend", "call", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shroud_backend_call_duration_seconds",
+			Help:    "Duration of batched calls to a backend by the watch loop.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"backend", "call"}),
+	}
+	m.reg.MustRegister(m.refreshes, m.versionChanges, m.restarts, m.actions, m.notifications, m.lastSuccess, m.calls, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) BackendCall(b sources.Backend, call string, took time.Duration, err error) {
+	m.calls.WithLabelValues(b.String(), call, outcome(err)).Inc()
+	m.latency.WithLabelValues(b.String(), call).Observe(took.Seconds())
+}
+
+func (m *metrics) VersionChanged(b sources.Backend) {
+	m.versionChanges.WithLabelValues(b.String()).Inc()
+}
+
+func (m *metrics) Refreshed(res string) {
+	m.refreshes.WithLabelValues(res).Inc()
+	if res != "failed" {
+		m.lastSuccess.SetToCurrentTime()
+	}
+}
+
+func (m *metrics) Acted(p inject.Policy, err error) {
+	m.actions.WithLabelValues(string(p), outcome(err)).Inc()
+	if p == inject.PolicyRestart && err == nil {
+		m.restarts.Inc()
+	}
+}
+
+// notified counts one notification of the application.
+func (m *metrics) notified(method string, err error) {
+	if m != nil {
+		m.notifications.WithLabelValues(method, outcome(err)).Inc()
+	}
+}
+
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}

@@ -1,0 +1,232 @@
+package inject
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shroud-dev/shroud/signal"
+	"github.com/shroud-dev/shroud/sources"
+)
+
+func TestConfigRotation(t *testing.T) {
+	cfg, err := parse(t, `
+[rotation]
+interval = "30s"
+jitter = 0.2
+splay = "1m"
+on_change = "restart"
+signal = "USR1"
+stop_signal = "SIGQUIT"
+stop_timeout = "3s"
+
+[[files]]
+path = "out/a"
+value_from = "file:a"
+on_change = "none"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Rotation()
+	want := Rotation{Enabled: true, Interval: 30 * time.Second, Jitter: 0.2, Splay: time.Minute, OnChange: PolicyRestart,
+		Signal: syscall.SIGUSR1, StopSignal: syscall.SIGQUIT, StopTimeout: 3 * time.Second}
+	if r != want {
+		t.Errorf("rotation = %+v\nwant       %+v", r, want)
+	}
+	spec, _ := NewSpec(SpecInput{Config: cfg})
+	if spec.Files[0].OnChange != PolicyNone {
+		t.Errorf("file on_change = %q", spec.Files[0].OnChange)
+	}
+
+	// Defaults: an empty table turns rotation on; no table leaves it off.
+	cfg, _ = parse(t, "[rotation]\n")
+	if r := cfg.Rotation(); !r.Enabled || r.Interval != 5*time.Minute || r.Jitter != 0.1 || r.OnChange != PolicySignal || r.Signal != syscall.SIGHUP || r.StopTimeout != 10*time.Second {
+		t.Errorf("defaults: %+v", r)
+	}
+	cfg, _ = parse(t, "region = \"us-east-1\"\n")
+	if cfg.Rotation().Enabled {
+		t.Error("rotation on without a [rotation] table")
+	}
+	if (*Config)(nil).Rotation().Enabled {
+		t.Error("rotation on without a config")
+	}
+
+	_, err = parse(t, `
+[rotation]
+interval = "often"
+jitter = 1.5
+splay = "-1s"
+on_change = "reload"
+signal = "SIGNOPE"
+stop_timeout = "0s"
+intervall = "1m"
+
+[[files]]
+path = "out/a"
+value_from = "file:a"
+on_change = "kill"
+`)
+	for _, want := range []string{
+		"8 problems",
+		`shroud.toml:3: [rotation] interval "often" is not a duration`,
+		"shroud.toml:4: [rotation] jitter 1.5: want a fraction from 0 up to (not including) 1",
+		`shroud.toml:5: [rotation] splay "-1s" is not a duration`,
+		`shroud.toml:6: [rotation] on_change "reload": want signal, restart, exit or none`,
+		`shroud.toml:7: [rotation] signal: invalid signal "SIGNOPE"`,
+		"shroud.toml:8: [rotation] stop_timeout must be more than 0",
+		`shroud.toml:9: unknown key "rotation.intervall"; known keys in [rotation]: interval, jitter, on_change, signal, splay, stop_signal, stop_timeout`,
+		`shroud.toml:11 [[files]] #1: on_change "kill": want signal, restart, exit or none`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}
+
+// recorder keeps the events of a watch loop.
+type recorder struct {
+	mu      sync.Mutex
+	results []string
+	acted   []Policy
+	calls   []string
+}
+
+func (r *recorder) BackendCall(b sources.Backend, call string, _ time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, string(b)+" "+call+" "+map[bool]string{true: "ok", false: "error"}[err == nil])
+}
+func (r *recorder) VersionChanged(sources.Backend) {}
+func (r *recorder) Refreshed(res string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results = append(r.results, res)
+}
+func (r *recorder) Acted(p Policy, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.acted = append(r.acted, p)
+}
+
+func (r *recorder) count(res string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, x := range r.results {
+		if x == res {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWatchFilePolicies runs the watch loop over file: sources with a real
+// supervised child: a file whose on_change is "none" is rewritten without
+// a signal; another is rewritten and signalled once; a source that
+// disappears keeps the last good file and is counted as a failure.
+func TestWatchFilePolicies(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "src"), 0o700)
+	put := func(name, value string) {
+		tmp := filepath.Join(dir, "."+name)
+		os.WriteFile(tmp, []byte(value), 0o600)
+		if err := os.Rename(tmp, filepath.Join(dir, "src", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("quiet", "q1")
+	put("loud", "l1-"+canary)
+	cfgPath := filepath.Join(dir, "shroud.toml")
+	os.WriteFile(cfgPath, []byte(`[rotation]
+interval = "0"
+[[files]]
+path = "quiet/out"
+value_from = "file:src/quiet"
+on_change = "none"
+[[files]]
+path = "loud/out"
+value_from = "file:src/loud"
+`), 0o600)
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := NewSpec(SpecInput{Config: cfg})
+	r := sources.NewResolver()
+	vals, err := spec.Resolve(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := spec.Materialize(vals)
+	if _, err := m.WriteFiles(); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := filepath.Join(dir, "rec")
+	child, err := signal.New(signal.Input{Argv: []string{"sh", "-c", `trap 'echo HUP >> "$REC"' HUP; trap 'exit 0' TERM; echo start >> "$REC"; while :; do sleep 0.05; done`},
+		Env: append(os.Environ(), "REC="+rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Stop()
+	events := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watched := make(chan error, 1)
+	go func() {
+		watched <- Watch(ctx, WatchInput{Spec: spec, Resolver: r,
+			Rotation: cfg.Rotation(), Values: vals, Current: m, Target: child, Events: events})
+	}()
+	await := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s", what)
+			}
+		}
+	}
+	lines := func() string { data, _ := os.ReadFile(rec); return string(data) }
+	content := func(p string) string { data, _ := os.ReadFile(filepath.Join(dir, p)); return string(data) }
+	await("the child", func() bool { return lines() == "start\n" })
+
+	put("quiet", "q2")
+	await("quiet/out rewritten", func() bool { return content("quiet/out") == "q2" })
+	put("loud", "l2-"+canary)
+	await("a SIGHUP", func() bool { return strings.Count(lines(), "HUP") == 1 })
+	if content("loud/out") != "l2-"+canary {
+		t.Errorf("loud/out = %q", content("loud/out"))
+	}
+
+	// The source disappears: the file keeps its last good value.
+	os.Remove(filepath.Join(dir, "src", "loud"))
+	await("a failed refresh", func() bool { return events.count("failed") > 0 })
+	time.Sleep(300 * time.Millisecond)
+	if content("loud/out") != "l2-"+canary || lines() != "start\nHUP\n" {
+		t.Fatalf("after the source vanished: file %q, child %q", content("loud/out"), lines())
+	}
+	// It comes back: picked up, and signalled once more.
+	put("loud", "l3-"+canary)
+	await("the recovery", func() bool { return strings.Count(lines(), "HUP") == 2 })
+	if content("loud/out") != "l3-"+canary {
+		t.Errorf("loud/out = %q", content("loud/out"))
+	}
+	cancel()
+	if err := <-watched; !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch returned %v", err)
+	}
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	if len(events.acted) != 2 || events.acted[0] != PolicySignal {
+		t.Errorf("acted %v, want two signals", events.acted)
+	}
+}
