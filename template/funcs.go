@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -42,7 +41,7 @@ func (t *Template) funcs() template.FuncMap {
 	secret := func(previous bool) func(string) (string, error) {
 		return func(ref string) (string, error) {
 			if t.lookup == nil {
-				return "", errors.New("no values to render with")
+				return "", failf("no values to render with")
 			}
 			v, err := t.lookup(Ref{Text: ref, Previous: previous})
 			if err != nil {
@@ -92,11 +91,11 @@ func (e *lookupError) Unwrap() error { return e.err }
 func jsonMember(key, doc string) (string, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
-		return "", fmt.Errorf("json %q: the value is not a JSON object", key)
+		return "", failf("json %q: the value is not a JSON object", key)
 	}
 	raw, ok := obj[key]
 	if !ok {
-		return "", fmt.Errorf("json %q: no such key; the object has %s", key, describeKeys(obj))
+		return "", failf("json %q: no such key; the object has %s", key, describeKeys(obj))
 	}
 	return jsonText(raw), nil
 }
@@ -140,20 +139,20 @@ func base64Decode(s string) (string, error) {
 			return string(b), nil
 		}
 	}
-	return "", errors.New("base64Decode: the value is not valid base64")
+	return "", failf("base64Decode: the value is not valid base64")
 }
 
 // toJSON encodes v as JSON without HTML escaping. A string that is not
 // UTF-8 is an error: JSON would silently replace its bytes.
 func toJSON(v any) (string, error) {
 	if s, ok := v.(string); ok && !utf8.ValidString(s) {
-		return "", errors.New("toJSON: the value is not valid UTF-8 text")
+		return "", failf("toJSON: the value is not valid UTF-8 text")
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return "", fmt.Errorf("toJSON: a value of type %T has no JSON form", v)
+		return "", failf("toJSON: a value of type %T has no JSON form", v)
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
@@ -162,7 +161,7 @@ func toJSON(v any) (string, error) {
 // under a YAML key.
 func indent(n int, s string) (string, error) {
 	if n < 0 || n > 1000 {
-		return "", fmt.Errorf("indent %d: want 0 to 1000 spaces", n)
+		return "", failf("indent %d: want 0 to 1000 spaces", n)
 	}
 	pad := strings.Repeat(" ", n)
 	ls := strings.SplitAfter(s, "\n")
