@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
 // selectKey returns the value of ref.JSONKey in data: a JSON object for cloud
@@ -28,7 +29,7 @@ func selectKey(ref Ref, data []byte) ([]byte, error) {
 	)
 	switch format {
 	case "json":
-		fields, err = jsonFields(data)
+		fields, err = jsonform.Fields(data)
 	case "dotenv":
 		fields, err = ParseDotenv(data)
 	case "toml":
@@ -39,7 +40,7 @@ func selectKey(ref Ref, data []byte) ([]byte, error) {
 	}
 	v, ok := fields[ref.JSONKey]
 	if !ok {
-		return nil, fmt.Errorf("key %q not found; the %s object has %s", ref.JSONKey, format, describeKeys(fields))
+		return nil, fmt.Errorf("key %q not found; the %s object has %s", ref.JSONKey, format, jsonform.DescribeKeys(fields))
 	}
 	return v, nil
 }
@@ -58,33 +59,9 @@ func fileFormat(path string) string {
 	return ""
 }
 
-// jsonFields splits a JSON object into its members. A string member is its
-// text; any other member keeps its compact JSON form (5432, true, {"a":1}),
-// never Go's %v form.
-func jsonFields(data []byte) (map[string][]byte, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
-		// The decoder's message may quote the input, so it is not passed on.
-		return nil, fmt.Errorf("the value is not a JSON object")
-	}
-	fields := make(map[string][]byte, len(obj))
-	for k, raw := range obj {
-		var s string
-		if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-			fields[k] = []byte(s)
-			continue
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, raw); err != nil {
-			return nil, fmt.Errorf("the value is not valid JSON")
-		}
-		fields[k] = buf.Bytes()
-	}
-	return fields, nil
-}
-
 // tomlFields returns the top-level keys of a TOML document. Strings are their
-// text; other values are written in JSON form, as for JSON secrets.
+// text; other values are written in JSON form, as jsonform writes the
+// members of JSON secrets.
 func tomlFields(data []byte) (map[string][]byte, error) {
 	var doc map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
@@ -106,23 +83,6 @@ func tomlFields(data []byte) (map[string][]byte, error) {
 		fields[k] = b
 	}
 	return fields, nil
-}
-
-// describeKeys lists up to ten key names, so a typo is easy to see. Names are
-// not secret; values never appear.
-func describeKeys(fields map[string][]byte) string {
-	if len(fields) == 0 {
-		return "no keys"
-	}
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, fmt.Sprintf("%q", k))
-	}
-	sort.Strings(names)
-	if len(names) > 10 {
-		return "keys " + strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
-	}
-	return "keys " + strings.Join(names, ", ")
 }
 
 // ParseDotenv parses a dotenv file: KEY=VALUE lines, optional "export ",

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
 // The function set. Each function that can fail says what is wrong with a
@@ -89,46 +90,19 @@ func (e *lookupError) Error() string { return e.err.Error() }
 func (e *lookupError) Unwrap() error { return e.err }
 
 func jsonMember(key, doc string) (string, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
-		return "", failf("json %q: the value is not a JSON object", key)
+	obj, err := jsonform.Object([]byte(doc))
+	if err != nil {
+		return "", failf("json %q: %v", key, err)
 	}
 	raw, ok := obj[key]
 	if !ok {
-		return "", failf("json %q: no such key; the object has %s", key, describeKeys(obj))
+		return "", failf("json %q: no such key; the object has %s", key, jsonform.DescribeKeys(obj))
 	}
-	return jsonText(raw), nil
-}
-
-// jsonText is a string member's text, or any other member's compact JSON.
-func jsonText(raw json.RawMessage) string {
-	var s string
-	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		return s
+	text, err := jsonform.Text(raw)
+	if err != nil {
+		return "", failf("json %q: %v", key, err)
 	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return string(raw)
-	}
-	return b.String()
-}
-
-// describeKeys lists up to ten key names, so a typo is easy to see. Names
-// are not secret; values never appear.
-func describeKeys(obj map[string]json.RawMessage) string {
-	if len(obj) == 0 {
-		return "no keys"
-	}
-	names := slices.Sorted(maps.Keys(obj))
-	quoted := make([]string, 0, 10)
-	for _, n := range names[:min(len(names), 10)] {
-		quoted = append(quoted, strconv.Quote(n))
-	}
-	s := "keys " + strings.Join(quoted, ", ")
-	if len(names) > 10 {
-		s += fmt.Sprintf(" and %d more", len(names)-10)
-	}
-	return s
+	return string(text), nil
 }
 
 // base64Decode accepts standard and URL-safe base64, padded or not.

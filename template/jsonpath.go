@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
 // A path step is an object key or an array index.
@@ -126,18 +128,22 @@ func jsonPath(path, doc string) (string, error) {
 			at += fmt.Sprintf("[%d]", st.index)
 			continue
 		}
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		obj, err := jsonform.Object(raw)
+		if err != nil {
 			return "", failf("jsonPath %q: %s is %s, not an object", path, at, kind(raw))
 		}
 		next, ok := obj[st.key]
 		if !ok {
-			return "", failf("jsonPath %q: %s has no key %q; it has %s", path, at, st.key, describeKeys(obj))
+			return "", failf("jsonPath %q: %s has no key %q; it has %s", path, at, st.key, jsonform.DescribeKeys(obj))
 		}
 		raw = next
 		at += pathKey(st.key)
 	}
-	return jsonText(raw), nil
+	text, err := jsonform.Text(raw)
+	if err != nil {
+		return "", failf("jsonPath %q: the value is not valid JSON", path)
+	}
+	return string(text), nil
 }
 
 func pathKey(k string) string {

@@ -153,6 +153,7 @@ func TestErrors(t *testing.T) {
 		{"\n\n  {{ secret \"sm:nope\" }}", `shroud.toml:14:6: at <secret "sm:nope">: reference "sm:nope": not found`},
 		{`{{ secret "sm:prod/db" | json "pasword" }}`, `shroud.toml:12:34: at <json "pasword">: json "pasword": no such key; the object has keys "dbname", "host", "motto", "password", "port", "tls", "username"`},
 		{`{{ secret "env:NOT_JSON" | json "k" }}`, `at <json "k">: json "k": the value is not a JSON object`},
+		{"{{ `{\"a#\": 1, \"a\\\"\": 2}` | json \"k\" }}", `json "k": no such key; the object has keys "a\"", "a#"`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "replicas[2].host" }}`, `jsonPath "replicas[2].host": $.replicas has 2 elements, no [2]`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "labels.app" }}`, `jsonPath "labels.app": $.labels has no key "app"; it has keys "app.kubernetes.io/name"`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "replicas[0].host.name" }}`, `$.replicas[0].host is a string, not an object`},
