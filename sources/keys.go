@@ -94,11 +94,17 @@ func tomlFields(data []byte) (map[string][]byte, error) {
 // line number, never the line.
 func ParseDotenv(data []byte) (map[string][]byte, error) {
 	fields := map[string][]byte{}
-	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
-	for i := 0; i < len(lines); i++ {
-		lineNo := i + 1
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	lineNo := 0
+	// Each byte is read once: a quoted value is scanned from its opening
+	// quote to its closing one, then parsing goes on after that line.
+	for pos := 0; pos < len(s); {
+		lineNo++
+		end := lineEnd(s, pos)
+		next := end + 1
 		// Only the left: a quoted value may end its first line with spaces.
-		line := strings.TrimLeft(lines[i], " \t")
+		line := strings.TrimLeft(s[pos:end], " \t")
+		pos = next
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -113,23 +119,22 @@ func ParseDotenv(data []byte) (map[string][]byte, error) {
 		switch {
 		case strings.HasPrefix(rest, "'"), strings.HasPrefix(rest, `"`):
 			quote := rest[0]
-			body := rest[1:]
+			start := end - len(rest) + 1 // rest ends the line: its body starts here
 			// A quoted value may span lines.
-			for !hasClosingQuote(body, quote) {
-				if i+1 >= len(lines) {
-					return nil, fmt.Errorf("line %d: unterminated quoted value", lineNo)
-				}
-				i++
-				body += "\n" + lines[i]
+			n := closingQuote(s[start:], quote)
+			if n < 0 {
+				return nil, fmt.Errorf("line %d: unterminated quoted value", lineNo)
 			}
-			end := closingQuote(body, quote)
-			if tail := strings.TrimSpace(body[end+1:]); tail != "" && tail[0] != '#' {
+			value = s[start : start+n]
+			end = lineEnd(s, start+n)
+			if tail := strings.TrimSpace(s[start+n+1 : end]); tail != "" && tail[0] != '#' {
 				return nil, fmt.Errorf("line %d: text after the closing quote", lineNo)
 			}
-			value = body[:end]
+			lineNo += strings.Count(value, "\n")
 			if quote == '"' {
 				value = unescapeDouble(value)
 			}
+			pos = end + 1
 		default:
 			if j := strings.Index(rest, " #"); j >= 0 {
 				rest = rest[:j]
@@ -139,6 +144,15 @@ func ParseDotenv(data []byte) (map[string][]byte, error) {
 		fields[key] = []byte(value)
 	}
 	return fields, nil
+}
+
+// lineEnd returns the index of the newline that ends the line at pos, or
+// len(s).
+func lineEnd(s string, pos int) int {
+	if i := strings.IndexByte(s[pos:], '\n'); i >= 0 {
+		return pos + i
+	}
+	return len(s)
 }
 
 func validDotenvKey(k string) bool {
@@ -152,8 +166,6 @@ func validDotenvKey(k string) bool {
 	}
 	return true
 }
-
-func hasClosingQuote(s string, q byte) bool { return closingQuote(s, q) >= 0 }
 
 // closingQuote finds the quote that ends s; in double quotes a backslash
 // escapes the next byte.
