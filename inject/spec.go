@@ -2,6 +2,7 @@ package inject
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -66,6 +67,9 @@ type Spec struct {
 
 	// kinds says where each Env binding came from (see bindingKind).
 	kinds map[string]bindingKind
+	// envRefs are the references read from variables by --env-refs, with
+	// their variable: the errors of resolving them quote no value.
+	envRefs map[sources.Ref]string
 }
 
 // SpecInput holds what a Spec is built from. Config may be nil.
@@ -103,6 +107,9 @@ func NewSpec(in SpecInput) (*Spec, error) {
 	}
 
 	if in.EnvRefs {
+		// Any variable that starts like a reference is taken for one, so
+		// its value may be any data: what is said about it names the
+		// variable and at most its scheme, never the rest.
 		for _, kv := range in.Environ {
 			name, value, _ := strings.Cut(kv, "=")
 			if !sources.IsReference(value) {
@@ -111,10 +118,17 @@ func NewSpec(in SpecInput) (*Spec, error) {
 			origin := "environment variable " + name
 			ref, err := sources.Parse(value)
 			if err != nil {
-				errs = multierror.Append(errs, fmt.Errorf("%s (--env-refs): %w", origin, err))
+				errs = multierror.Append(errs, fmt.Errorf("%s (--env-refs): the value starts with %q but is not a valid reference; "+
+					"it is not shown, as it may be any data: see why with shroud check --secret %s=\"$%s\"", origin, refScheme(value), name, name))
 				continue
 			}
-			bind(EnvVar{Name: name, Ref: anchor(ref, ""), Origin: origin}, boundByEnvRefs)
+			ref = anchor(ref, "")
+			ref.Raw = "$" + name // what errors and check's table quote
+			if spec.envRefs == nil {
+				spec.envRefs = map[sources.Ref]string{}
+			}
+			spec.envRefs[ref] = name
+			bind(EnvVar{Name: name, Ref: ref, Origin: origin}, boundByEnvRefs)
 		}
 	}
 
@@ -237,6 +251,18 @@ func (v Values) Data() [][]byte {
 func (s *Spec) Resolve(ctx context.Context, r *sources.Resolver) (Values, error) {
 	refs := s.Refs()
 	results, err := r.Resolve(ctx, refs)
+	if len(s.envRefs) > 0 && err != nil {
+		var errs *multierror.Error
+		for i, ref := range refs {
+			if name, ok := s.envRefs[ref]; ok && results[i].Err != nil {
+				results[i].Err = envRefError(name, ref, results[i].Err)
+			}
+			if results[i].Err != nil {
+				errs = multierror.Append(errs, results[i].Err)
+			}
+		}
+		err = errs
+	}
 	vals := make(Values, len(refs))
 	for i, ref := range refs {
 		vals[ref] = results[i]
@@ -245,6 +271,31 @@ func (s *Spec) Resolve(ctx context.Context, r *sources.Resolver) (Values, error)
 		return vals, listErrors(merr)
 	}
 	return vals, err
+}
+
+// envRefError replaces the failure to resolve a reference read from
+// variable name by --env-refs. The cause is dropped: a backend's message
+// quotes the name, path or key it was asked for, which is part of the
+// variable's value.
+func envRefError(name string, ref sources.Ref, err error) error {
+	region := ""
+	var se *sources.Error
+	if errors.As(err, &se) && ref.Region == "" {
+		region = se.Region // the backend's default region, not the value's
+	}
+	return &sources.Error{Ref: ref, Region: region, Err: fmt.Errorf("environment variable %s (--env-refs) could not be resolved; "+
+		"the cause is not shown, as it may quote the variable's value: see it with shroud check --secret %s=\"$%s\"", name, name, name)}
+}
+
+// refScheme is what IsReference recognized value by: its scheme, or "arn:"
+// for an ARN.
+func refScheme(value string) string {
+	for _, p := range []string{"acs:kms:", "sm:", "kms:", "file:"} {
+		if strings.HasPrefix(value, p) {
+			return p
+		}
+	}
+	return "arn:"
 }
 
 // Materialized is a spec with its values: what the child's environment gains

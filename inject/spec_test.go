@@ -45,7 +45,7 @@ value_from = "file:a.txt"
 		"A": "file:a.txt @ " + cfgPath + ":2 [[secrets]] #1", // config beats --env-refs
 		"B": "env:OVERRIDE @ --secret B",                     // --secret beats the config
 		"C": "sm:c @ --secret C",
-		"D": "file:d.json#k @ environment variable D",
+		"D": "$D @ environment variable D", // the value of a variable may be any data: never quoted
 	}
 	if len(got) != len(want) {
 		t.Fatalf("env = %v", got)
@@ -83,8 +83,8 @@ func TestSpecFlagErrors(t *testing.T) {
 		`--secret A=... is given twice`,
 		`--secret B: reference "vault:secret/x": unknown scheme`,
 		`--secret C: empty reference`,
-		`environment variable E (--env-refs): reference "sm:": empty secret name`,
-		`environment variable F (--env-refs): reference "arn:aws:ssm:nowhere:123456789012:parameter/x": invalid region`,
+		`environment variable E (--env-refs): the value starts with "sm:" but is not a valid reference; it is not shown`,
+		`environment variable F (--env-refs): the value starts with "arn:" but is not a valid reference; it is not shown`,
 		"7 problems:",
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
 // selectKey returns the value of ref.JSONKey in data: a JSON object for cloud
@@ -28,7 +29,7 @@ func selectKey(ref Ref, data []byte) ([]byte, error) {
 	)
 	switch format {
 	case "json":
-		fields, err = jsonFields(data)
+		fields, err = jsonform.Fields(data)
 	case "dotenv":
 		fields, err = ParseDotenv(data)
 	case "toml":
@@ -39,7 +40,7 @@ func selectKey(ref Ref, data []byte) ([]byte, error) {
 	}
 	v, ok := fields[ref.JSONKey]
 	if !ok {
-		return nil, fmt.Errorf("key %q not found; the %s object has %s", ref.JSONKey, format, describeKeys(fields))
+		return nil, fmt.Errorf("key %q not found; the %s object has %s", ref.JSONKey, format, jsonform.DescribeKeys(fields))
 	}
 	return v, nil
 }
@@ -58,33 +59,9 @@ func fileFormat(path string) string {
 	return ""
 }
 
-// jsonFields splits a JSON object into its members. A string member is its
-// text; any other member keeps its compact JSON form (5432, true, {"a":1}),
-// never Go's %v form.
-func jsonFields(data []byte) (map[string][]byte, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
-		// The decoder's message may quote the input, so it is not passed on.
-		return nil, fmt.Errorf("the value is not a JSON object")
-	}
-	fields := make(map[string][]byte, len(obj))
-	for k, raw := range obj {
-		var s string
-		if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-			fields[k] = []byte(s)
-			continue
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, raw); err != nil {
-			return nil, fmt.Errorf("the value is not valid JSON")
-		}
-		fields[k] = buf.Bytes()
-	}
-	return fields, nil
-}
-
 // tomlFields returns the top-level keys of a TOML document. Strings are their
-// text; other values are written in JSON form, as for JSON secrets.
+// text; other values are written in JSON form, as jsonform writes the
+// members of JSON secrets.
 func tomlFields(data []byte) (map[string][]byte, error) {
 	var doc map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
@@ -108,23 +85,6 @@ func tomlFields(data []byte) (map[string][]byte, error) {
 	return fields, nil
 }
 
-// describeKeys lists up to ten key names, so a typo is easy to see. Names are
-// not secret; values never appear.
-func describeKeys(fields map[string][]byte) string {
-	if len(fields) == 0 {
-		return "no keys"
-	}
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, fmt.Sprintf("%q", k))
-	}
-	sort.Strings(names)
-	if len(names) > 10 {
-		return "keys " + strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
-	}
-	return "keys " + strings.Join(names, ", ")
-}
-
 // ParseDotenv parses a dotenv file: KEY=VALUE lines, optional "export ",
 // '#' comments, single-quoted values taken literally, double-quoted values
 // with \n \r \t \" \\ escapes, unquoted values trimmed and ended by " #".
@@ -134,11 +94,17 @@ func describeKeys(fields map[string][]byte) string {
 // line number, never the line.
 func ParseDotenv(data []byte) (map[string][]byte, error) {
 	fields := map[string][]byte{}
-	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
-	for i := 0; i < len(lines); i++ {
-		lineNo := i + 1
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	lineNo := 0
+	// Each byte is read once: a quoted value is scanned from its opening
+	// quote to its closing one, then parsing goes on after that line.
+	for pos := 0; pos < len(s); {
+		lineNo++
+		end := lineEnd(s, pos)
+		next := end + 1
 		// Only the left: a quoted value may end its first line with spaces.
-		line := strings.TrimLeft(lines[i], " \t")
+		line := strings.TrimLeft(s[pos:end], " \t")
+		pos = next
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -153,23 +119,22 @@ func ParseDotenv(data []byte) (map[string][]byte, error) {
 		switch {
 		case strings.HasPrefix(rest, "'"), strings.HasPrefix(rest, `"`):
 			quote := rest[0]
-			body := rest[1:]
+			start := end - len(rest) + 1 // rest ends the line: its body starts here
 			// A quoted value may span lines.
-			for !hasClosingQuote(body, quote) {
-				if i+1 >= len(lines) {
-					return nil, fmt.Errorf("line %d: unterminated quoted value", lineNo)
-				}
-				i++
-				body += "\n" + lines[i]
+			n := closingQuote(s[start:], quote)
+			if n < 0 {
+				return nil, fmt.Errorf("line %d: unterminated quoted value", lineNo)
 			}
-			end := closingQuote(body, quote)
-			if tail := strings.TrimSpace(body[end+1:]); tail != "" && tail[0] != '#' {
+			value = s[start : start+n]
+			end = lineEnd(s, start+n)
+			if tail := strings.TrimSpace(s[start+n+1 : end]); tail != "" && tail[0] != '#' {
 				return nil, fmt.Errorf("line %d: text after the closing quote", lineNo)
 			}
-			value = body[:end]
+			lineNo += strings.Count(value, "\n")
 			if quote == '"' {
 				value = unescapeDouble(value)
 			}
+			pos = end + 1
 		default:
 			if j := strings.Index(rest, " #"); j >= 0 {
 				rest = rest[:j]
@@ -179,6 +144,15 @@ func ParseDotenv(data []byte) (map[string][]byte, error) {
 		fields[key] = []byte(value)
 	}
 	return fields, nil
+}
+
+// lineEnd returns the index of the newline that ends the line at pos, or
+// len(s).
+func lineEnd(s string, pos int) int {
+	if i := strings.IndexByte(s[pos:], '\n'); i >= 0 {
+		return pos + i
+	}
+	return len(s)
 }
 
 func validDotenvKey(k string) bool {
@@ -192,8 +166,6 @@ func validDotenvKey(k string) bool {
 	}
 	return true
 }
-
-func hasClosingQuote(s string, q byte) bool { return closingQuote(s, q) >= 0 }
 
 // closingQuote finds the quote that ends s; in double quotes a backslash
 // escapes the next byte.

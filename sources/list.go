@@ -1,5 +1,7 @@
 package sources
 
+import "github.com/shroud-dev/shroud/internal/jsonform"
+
 // SSMPath is the backend of SSM path listings ([[env_from]] path): a
 // reference to every parameter under a path, recursively, in the default
 // region. Its value is a JSON object whose keys are the parameter names
@@ -19,5 +21,5 @@ func PathRef(path string) Ref {
 // selection does: a string member is its text, any other member keeps its
 // compact JSON form. The error never quotes the value.
 func ObjectFields(data []byte) (map[string][]byte, error) {
-	return jsonFields(data)
+	return jsonform.Fields(data)
 }

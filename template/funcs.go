@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
 // The function set. Each function that can fail says what is wrong with a
@@ -42,7 +42,7 @@ func (t *Template) funcs() template.FuncMap {
 	secret := func(previous bool) func(string) (string, error) {
 		return func(ref string) (string, error) {
 			if t.lookup == nil {
-				return "", errors.New("no values to render with")
+				return "", failf("no values to render with")
 			}
 			v, err := t.lookup(Ref{Text: ref, Previous: previous})
 			if err != nil {
@@ -90,46 +90,19 @@ func (e *lookupError) Error() string { return e.err.Error() }
 func (e *lookupError) Unwrap() error { return e.err }
 
 func jsonMember(key, doc string) (string, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
-		return "", fmt.Errorf("json %q: the value is not a JSON object", key)
+	obj, err := jsonform.Object([]byte(doc))
+	if err != nil {
+		return "", failf("json %q: %v", key, err)
 	}
 	raw, ok := obj[key]
 	if !ok {
-		return "", fmt.Errorf("json %q: no such key; the object has %s", key, describeKeys(obj))
+		return "", failf("json %q: no such key; the object has %s", key, jsonform.DescribeKeys(obj))
 	}
-	return jsonText(raw), nil
-}
-
-// jsonText is a string member's text, or any other member's compact JSON.
-func jsonText(raw json.RawMessage) string {
-	var s string
-	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		return s
+	text, err := jsonform.Text(raw)
+	if err != nil {
+		return "", failf("json %q: %v", key, err)
 	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return string(raw)
-	}
-	return b.String()
-}
-
-// describeKeys lists up to ten key names, so a typo is easy to see. Names
-// are not secret; values never appear.
-func describeKeys(obj map[string]json.RawMessage) string {
-	if len(obj) == 0 {
-		return "no keys"
-	}
-	names := slices.Sorted(maps.Keys(obj))
-	quoted := make([]string, 0, 10)
-	for _, n := range names[:min(len(names), 10)] {
-		quoted = append(quoted, strconv.Quote(n))
-	}
-	s := "keys " + strings.Join(quoted, ", ")
-	if len(names) > 10 {
-		s += fmt.Sprintf(" and %d more", len(names)-10)
-	}
-	return s
+	return string(text), nil
 }
 
 // base64Decode accepts standard and URL-safe base64, padded or not.
@@ -140,20 +113,20 @@ func base64Decode(s string) (string, error) {
 			return string(b), nil
 		}
 	}
-	return "", errors.New("base64Decode: the value is not valid base64")
+	return "", failf("base64Decode: the value is not valid base64")
 }
 
 // toJSON encodes v as JSON without HTML escaping. A string that is not
 // UTF-8 is an error: JSON would silently replace its bytes.
 func toJSON(v any) (string, error) {
 	if s, ok := v.(string); ok && !utf8.ValidString(s) {
-		return "", errors.New("toJSON: the value is not valid UTF-8 text")
+		return "", failf("toJSON: the value is not valid UTF-8 text")
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return "", fmt.Errorf("toJSON: a value of type %T has no JSON form", v)
+		return "", failf("toJSON: a value of type %T has no JSON form", v)
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
@@ -162,7 +135,7 @@ func toJSON(v any) (string, error) {
 // under a YAML key.
 func indent(n int, s string) (string, error) {
 	if n < 0 || n > 1000 {
-		return "", fmt.Errorf("indent %d: want 0 to 1000 spaces", n)
+		return "", failf("indent %d: want 0 to 1000 spaces", n)
 	}
 	pad := strings.Repeat(" ", n)
 	ls := strings.SplitAfter(s, "\n")

@@ -2,11 +2,13 @@ package template
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"text/template/parse"
 )
 
 // FuzzParse checks template parsing and reference collection on any text:
@@ -30,6 +32,13 @@ func FuzzParse(f *testing.F) {
 		`{{ range lines (secret "file:l") }}{{ . | quote }}{{ end }}`,
 		`{{ if eq (secret "env:E") "x" }}{{ secret "sm:f" | base64Decode }}{{ else }}{{ env "HOME" | default "d" }}{{ end }}`,
 		`{{ secret .x }}`, `{{ block "b" . }}{{ secret "sm:g" | squote }}{{ end }}`, `{{/* c */}}{{- secret "sm:h" -}}`,
+		// Execution errors whose text/template message holds a value.
+		`{{ $v := secret "sm:a" }}{{ range $v }}{{ . }}{{ end }}`, `{{ with secret "sm:a" }}{{ range . }}{{ end }}{{ end }}`,
+		`{{ range $i, $c := len (secret "sm:a") }}{{ end }}`, `{{ range index (lines (secret "sm:a")) 0 }}{{ end }}`,
+		`{{ secret "sm:a" | call }}`, `{{ eq (lines (secret "sm:a")) (lines (secret "sm:a")) }}`,
+		`{{ range or ">: wrong type for value; expected x" (secret "sm:a") }}{{ end }}`,
+		`{{ define "r" }}{{ range . }}{{ end }}{{ end }}{{ template "r" (secret "sm:a" | json "k") }}`,
+		`{{ range 3 }}{{ range lines (secret "file:l") }}{{ . }}{{ end }}{{ end }}`,
 	} {
 		f.Add(s)
 	}
@@ -52,8 +61,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("use %+v not in %v or misplaced", u, refs)
 			}
 		}
-		// Ranges over large numbers only burn time.
-		if len(text) > 2000 || strings.Contains(text, "range") {
+		// Ranges over large numbers and recursive templates only burn
+		// time; everything else is rendered.
+		if len(text) > 2000 || !cheap(tmpl, text) {
 			return
 		}
 		secret := "{\"a\":{\"b\":[1,\"" + canary + "\"]},\"k\":\"" + canary + "\"}"
@@ -67,6 +77,64 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("the error shows a value: %v", err)
 		}
 	})
+}
+
+// maxFuzzWork bounds the nodes a fuzzed template may evaluate.
+const maxFuzzWork = 200_000
+
+// cheap reports whether rendering tmpl evaluates at most maxFuzzWork nodes,
+// from its parse trees: a range runs its body as many times as its number
+// literal says, or as its list or length allows (bounded by the longest
+// string the template can make: fmt caps a printf width at 1e6); nested
+// ranges multiply; a template that calls itself is never cheap.
+func cheap(tmpl *Template, text string) bool {
+	longest := 1000 + 10*len(text)
+	if strings.Contains(text, "print") {
+		longest = 1_000_000
+	}
+	trees := map[string]*parse.Tree{}
+	for _, t := range tmpl.tmpl.Templates() {
+		if t.Tree != nil {
+			trees[t.Name()] = t.Tree
+		}
+	}
+	calling := map[string]bool{}
+	costOf := map[string]float64{} // of each template's body, once
+	var cost func(n parse.Node) float64
+	cost = func(n parse.Node) float64 {
+		if n == nil || isNilNode(n) {
+			return 0
+		}
+		switch n := n.(type) {
+		case *parse.RangeNode:
+			times := float64(longest)
+			if len(n.Pipe.Cmds) == 1 && len(n.Pipe.Cmds[0].Args) == 1 {
+				if num, ok := n.Pipe.Cmds[0].Args[0].(*parse.NumberNode); ok && num.IsInt {
+					times = float64(max(num.Int64, 0))
+				}
+			}
+			return 1 + cost(n.Pipe) + times*(1+cost(n.List)) + cost(n.ElseList)
+		case *parse.TemplateNode:
+			if calling[n.Name] {
+				return math.Inf(1)
+			}
+			body, ok := costOf[n.Name]
+			if tree := trees[n.Name]; !ok && tree != nil {
+				calling[n.Name] = true
+				body = cost(tree.Root)
+				calling[n.Name] = false
+				costOf[n.Name] = body
+			}
+			return 1 + cost(n.Pipe) + body
+		}
+		c := 1.0
+		for _, m := range children(n) {
+			c += cost(m)
+		}
+		return c
+	}
+	top := trees[tmpl.Name()]
+	return top == nil || cost(top.Root) <= maxFuzzWork
 }
 
 // FuzzJSONPath checks the path syntax and lookup on any path and document:

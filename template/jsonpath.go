@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
 // A path step is an object key or an array index.
@@ -23,7 +25,7 @@ type step struct {
 //	$                       the whole value
 func parsePath(p string) ([]step, error) {
 	fail := func(format string, args ...any) ([]step, error) {
-		return nil, fmt.Errorf("jsonPath %q: %s", p, fmt.Sprintf(format, args...))
+		return nil, failf("jsonPath %q: %s", p, fmt.Sprintf(format, args...))
 	}
 	if p == "" {
 		return fail(`empty path; give keys like "replicas[0].host", or "$" for the whole value`)
@@ -110,34 +112,38 @@ func jsonPath(path, doc string) (string, error) {
 	}
 	raw := json.RawMessage(doc)
 	if !json.Valid(raw) {
-		return "", fmt.Errorf("jsonPath %q: the value is not JSON", path)
+		return "", failf("jsonPath %q: the value is not JSON", path)
 	}
 	at := "$"
 	for _, st := range steps {
 		if st.isIdx {
 			var arr []json.RawMessage
 			if json.Unmarshal(raw, &arr) != nil {
-				return "", fmt.Errorf("jsonPath %q: %s is %s, not an array", path, at, kind(raw))
+				return "", failf("jsonPath %q: %s is %s, not an array", path, at, kind(raw))
 			}
 			if st.index >= len(arr) {
-				return "", fmt.Errorf("jsonPath %q: %s has %d elements, no [%d]", path, at, len(arr), st.index)
+				return "", failf("jsonPath %q: %s has %d elements, no [%d]", path, at, len(arr), st.index)
 			}
 			raw = arr[st.index]
 			at += fmt.Sprintf("[%d]", st.index)
 			continue
 		}
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) != nil || obj == nil {
-			return "", fmt.Errorf("jsonPath %q: %s is %s, not an object", path, at, kind(raw))
+		obj, err := jsonform.Object(raw)
+		if err != nil {
+			return "", failf("jsonPath %q: %s is %s, not an object", path, at, kind(raw))
 		}
 		next, ok := obj[st.key]
 		if !ok {
-			return "", fmt.Errorf("jsonPath %q: %s has no key %q; it has %s", path, at, st.key, describeKeys(obj))
+			return "", failf("jsonPath %q: %s has no key %q; it has %s", path, at, st.key, jsonform.DescribeKeys(obj))
 		}
 		raw = next
 		at += pathKey(st.key)
 	}
-	return jsonText(raw), nil
+	text, err := jsonform.Text(raw)
+	if err != nil {
+		return "", failf("jsonPath %q: the value is not valid JSON", path)
+	}
+	return string(text), nil
 }
 
 func pathKey(k string) string {

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,13 +118,14 @@ func Parse(in Input) (*Template, error) {
 		in.LookupEnv = os.LookupEnv
 	}
 	t := &Template{in: in}
-	tmpl, err := template.New(in.Name).Option("missingkey=error").Funcs(t.funcs()).Parse(in.Text)
+	funcs := t.funcs()
+	tmpl, err := template.New(in.Name).Option("missingkey=error").Funcs(funcs).Parse(in.Text)
 	if err != nil {
 		return nil, t.parseError(err)
 	}
 	t.tmpl = tmpl
 	var errs []*Error
-	c := collector{text: in.Text, use: func(u Use) {
+	c := collector{text: in.Text, funcs: funcs, use: func(u Use) {
 		u.Line, u.Col = t.place(u.Line, u.Col)
 		t.uses = append(t.uses, u)
 	}, fail: func(line, col int, msg string) {
@@ -210,44 +212,6 @@ func (t *Template) parseError(err error) error {
 	return e
 }
 
-// execError rewrites text/template's
-// "template: NAME:LINE:COL: executing "NAME" at <node>: msg". The column
-// text/template gives counts from 0; ours from 1, like compilers.
-func (t *Template) execError(err error) error {
-	e := &Error{Name: t.in.Name, Msg: err.Error()}
-	var lerr *lookupError
-	if errors.As(err, &lerr) {
-		e.Err = lerr.err
-	}
-	rest, ok := strings.CutPrefix(e.Msg, "template: "+t.in.Name+":")
-	if !ok {
-		return e
-	}
-	pos, msg, ok := strings.Cut(rest, ": ")
-	if !ok {
-		return e
-	}
-	ls, cs, _ := strings.Cut(pos, ":")
-	line, err1 := strconv.Atoi(ls)
-	col, err2 := strconv.Atoi(cs)
-	if err1 != nil || err2 != nil {
-		return e
-	}
-	e.Line, e.Col = t.place(line, col+1)
-	msg = strings.TrimPrefix(msg, "executing "+strconv.Quote(t.in.Name)+" ")
-	// "error calling json: json "host": ..." says json twice.
-	if at, rest, ok := strings.Cut(msg, ": error calling "); ok {
-		if fn, why, ok := strings.Cut(rest, ": "); ok && strings.HasPrefix(why, fn+" ") {
-			msg = at + ": " + why
-		}
-	}
-	if strings.Contains(msg, "nil data; no entry for key") {
-		msg += `; a template has no data: read values with secret "REF" and env "NAME"`
-	}
-	e.Msg = msg
-	return e
-}
-
 // limitedBuffer fails writes past max bytes.
 type limitedBuffer struct {
 	bytes.Buffer
@@ -256,16 +220,17 @@ type limitedBuffer struct {
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > b.max {
-		return 0, fmt.Errorf("the output is larger than %d MiB", b.max>>20)
+		return 0, failf("the output is larger than %d MiB", b.max>>20)
 	}
 	return b.Buffer.Write(p)
 }
 
 // collector walks parse trees to find every secret call.
 type collector struct {
-	text string
-	use  func(Use)
-	fail func(line, col int, msg string)
+	text  string
+	funcs template.FuncMap
+	use   func(Use)
+	fail  func(line, col int, msg string)
 }
 
 // at returns the 1-based line and column of a position in the text.
@@ -292,6 +257,11 @@ func (c *collector) walk(n parse.Node, pipe *parse.PipeNode) {
 	case *parse.IfNode:
 		c.branch(&n.BranchNode)
 	case *parse.RangeNode:
+		if fn := c.textResult(n.Pipe); fn != nil {
+			line, col := c.at(fn.Pos)
+			c.fail(line, col, "range needs a list, and "+fn.Ident+" gives text: range over the lines of a value with lines, "+
+				`e.g. {{ range secret "file:hosts.txt" | lines }}`)
+		}
 		c.branch(&n.BranchNode)
 	case *parse.WithNode:
 		c.branch(&n.BranchNode)
@@ -315,6 +285,32 @@ func (c *collector) walk(n parse.Node, pipe *parse.PipeNode) {
 			c.fail(line, col, n.Ident+" needs a reference: "+secretUsage(n.Ident))
 		}
 	}
+}
+
+// textResult returns the function whose string result a pipeline ends
+// in, if it does: ranging over a string fails, and text/template's message
+// would print it.
+func (c *collector) textResult(pipe *parse.PipeNode) *parse.IdentifierNode {
+	if pipe == nil || len(pipe.Cmds) == 0 {
+		return nil
+	}
+	last := pipe.Cmds[len(pipe.Cmds)-1]
+	if len(last.Args) == 0 {
+		return nil
+	}
+	switch fn := last.Args[0].(type) {
+	case *parse.PipeNode:
+		return c.textResult(fn)
+	case *parse.IdentifierNode:
+		if f, ok := c.funcs[fn.Ident]; ok && reflect.TypeOf(f).Out(0).Kind() == reflect.String {
+			return fn
+		}
+		switch fn.Ident {
+		case "print", "printf", "println", "html", "js", "urlquery":
+			return fn
+		}
+	}
+	return nil
 }
 
 func (c *collector) branch(b *parse.BranchNode) {

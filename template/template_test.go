@@ -150,9 +150,10 @@ func TestErrors(t *testing.T) {
 		{`{{ secret "sm:a" | jsonPath "a..b" }}`, `shroud.toml:12:37: jsonPath "a..b": empty key`},
 		{`{{ secret "sm:a" | jsonPath "a[x]" }}`, `jsonPath "a[x]": "x" is not an array index`},
 		// Render errors: the position of the call that failed.
-		{"\n\n  {{ secret \"sm:nope\" }}", `shroud.toml:14:6: at <secret "sm:nope">: error calling secret: reference "sm:nope": not found`},
+		{"\n\n  {{ secret \"sm:nope\" }}", `shroud.toml:14:6: at <secret "sm:nope">: reference "sm:nope": not found`},
 		{`{{ secret "sm:prod/db" | json "pasword" }}`, `shroud.toml:12:34: at <json "pasword">: json "pasword": no such key; the object has keys "dbname", "host", "motto", "password", "port", "tls", "username"`},
 		{`{{ secret "env:NOT_JSON" | json "k" }}`, `at <json "k">: json "k": the value is not a JSON object`},
+		{"{{ `{\"a#\": 1, \"a\\\"\": 2}` | json \"k\" }}", `json "k": no such key; the object has keys "a\"", "a#"`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "replicas[2].host" }}`, `jsonPath "replicas[2].host": $.replicas has 2 elements, no [2]`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "labels.app" }}`, `jsonPath "labels.app": $.labels has no key "app"; it has keys "app.kubernetes.io/name"`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "replicas[0].host.name" }}`, `$.replicas[0].host is a string, not an object`},
@@ -161,7 +162,7 @@ func TestErrors(t *testing.T) {
 		{`{{ secret "sm:prod/db" | indent -1 }}`, `indent -1: want 0 to 1000 spaces`},
 		{`{{ .Password }}`, `shroud.toml:12:12: at <.Password>: nil data; no entry for key "Password"; a template has no data: read values with secret "REF" and env "NAME"`},
 		{`{{ (secret "sm:prod/db").Password }}`, `can't evaluate field Password in type string`},
-		{`{{ index (secret "sm:prod/db") 5000 }}`, `index out of range: 5000`},
+		{`{{ index (secret "sm:prod/db") 5000 }}`, `at <index (secret "sm:prod/db") 5000>: index: index out of range`},
 		{`{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" (secret "sm:prod/db") }}`, `exceeded maximum template depth`},
 		{`{{ range 17000000 }}{{ secret "sm:prod/db" }}{{ end }}`, `the output is larger than 16 MiB`},
 	} {
@@ -236,4 +237,105 @@ func TestFunctions(t *testing.T) {
 func indentOf(n int, s string) string {
 	out, _ := indent(n, s)
 	return out
+}
+
+// TestRangeOverTextRejected checks that a range over a function that gives
+// text fails when the template is parsed: ranging over a string fails, and
+// text/template's message for it prints the string.
+func TestRangeOverTextRejected(t *testing.T) {
+	for _, text := range []string{
+		`{{ range secret "file:pw" }}{{ . }}{{ end }}`,
+		`{{ range $l := secret "sm:prod/db" | json "hosts" }}{{ end }}`,
+		`{{ range (secretPrevious "sm:prod/db:password") }}{{ end }}`,
+		`{{ range secret "sm:prod/cluster" | jsonPath "replicas" }}{{ end }}`,
+		`{{ if true }}{{ range printf "%s" (secret "sm:a") }}{{ end }}{{ end }}`,
+		`{{ define "d" }}{{ range env "HOME" | trim }}{{ end }}{{ end }}`,
+	} {
+		_, err := Parse(Input{Name: "t.tmpl", Text: text, LookupEnv: testEnv})
+		if err == nil || !strings.Contains(err.Error(), "range needs a list, and ") ||
+			!strings.Contains(err.Error(), `{{ range secret "file:hosts.txt" | lines }}`) {
+			t.Errorf("%s: err = %v", text, err)
+		}
+	}
+	// Lists and numbers may be ranged over.
+	tmpl := mustParse(t, "t.tmpl", `{{ range secret "file:hosts.txt" | lines }}{{ . }};{{ end }}{{ range 2 }}.{{ end }}`)
+	if got, err := tmpl.Render((&lookup{}).get); err != nil || string(got) != "db-1.internal;db-2.internal;.." {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// TestExecErrorsNeverShowValues covers the failures text/template finds
+// only when it runs, whose messages would print a value: each error has
+// the place and the action, fixed text, and no value.
+func TestExecErrorsNeverShowValues(t *testing.T) {
+	const pw = `(secret "sm:prod/db:password")`
+	for _, tt := range []struct{ text, want string }{
+		// A variable or dot holding a string: not known when parsing.
+		{`{{ $v := secret "sm:prod/db:password" }}` + "\n" + `{{ range $v }}{{ . }}{{ end }}`,
+			`t.tmpl:2:10: at <$v>: range can't iterate over this value (not shown)`},
+		{`{{ with secret "sm:prod/db:password" }}{{ range . }}{{ end }}{{ end }}`,
+			`t.tmpl:1:49: at <.>: range can't iterate over this value (not shown)`},
+		{`{{ define "x" }}{{ range . }}{{ end }}{{ end }}{{ template "x" ` + pw + ` }}`,
+			`t.tmpl:1:26: at <.>: range can't iterate over this value (not shown)`},
+		{`{{ range index (lines ` + pw + `) 0 }}{{ end }}`, `range can't iterate over this value (not shown)`},
+		// An action whose text holds ">: " and the start of a message
+		// that would be shown.
+		{`{{ range or ">: wrong type for value; expected x" ` + pw + ` }}{{ end }}`,
+			`t.tmpl:1:13: at <">: wrong type for value; expected x">: range can't iterate over this value (not shown)`},
+		{`{{ range $i, $c := len ` + pw + ` }}{{ end }}`, `sets one variable, not two (the value is not shown)`},
+		// call names its callee by the piped value.
+		{`{{ secret "sm:prod/db:password" | call }}`, `at <call>: call failed; its message is not shown`},
+		{`{{ eq (lines ` + pw + `) (lines ` + pw + `) }}`, `eq: the values are not comparable (not shown)`},
+		{`{{ index (lines ` + pw + `) 3 }}`, `index: index out of range`},
+		{`{{ slice ` + pw + ` 5 2 }}`, `slice: invalid slice index`},
+		// Messages of type names and template text are kept.
+		{`{{ eq (lines ` + pw + `) 1 }}`, `error calling eq: incompatible types for comparison: []string and int`},
+		{`{{ ` + pw + `.Field }}`, `can't evaluate field Field in type string`},
+		{`{{ template "nope" }}`, `template "nope" not defined`},
+		{`{{ len 3 }}`, `error calling len: len of type int`},
+	} {
+		tmpl, err := Parse(Input{Name: "t.tmpl", Text: tt.text, LookupEnv: testEnv})
+		if err != nil {
+			t.Errorf("%s: %v", tt.text, err)
+			continue
+		}
+		_, err = tmpl.Render((&lookup{}).get)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s\n  err  = %v\n  want %s", tt.text, err, tt.want)
+			continue
+		}
+		if strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "p@ss") {
+			t.Errorf("%s: the error shows a value: %v", tt.text, err)
+		}
+		var te *Error
+		if !errors.As(err, &te) || te.Line == 0 || te.Col == 0 {
+			t.Errorf("%s: %#v has no place", tt.text, err)
+		}
+	}
+}
+
+// TestDescribeExecKnowsEveryValueMessage feeds describeExec every message
+// shape of text/template's that formats a value, with a canary as the
+// value: none may come through.
+func TestDescribeExecKnowsEveryValueMessage(t *testing.T) {
+	for _, msg := range []string{
+		"range can't iterate over " + canary,
+		"if/with can't use " + canary,
+		"can't use " + canary + " to iterate over more than one variable",
+		"can't use " + canary + " iterate over more than one variable",
+		"range over send-only channel " + canary,
+		"error calling call: non-function " + canary + " of type string",
+		"error calling call: wrong number of args for " + canary + ": got 1 want 2",
+		"error calling eq: non-comparable types " + canary + ": []string, []string: " + canary,
+		"error calling eq: non-comparable type " + canary + ": []string",
+		"error calling index: index out of range: 42" + canary,
+		"error calling slice: invalid slice index: 5 > 2" + canary,
+		"error calling custom: " + canary, // a recovered panic
+		canary + " is an unexported field of struct type T",
+		canary,
+	} {
+		if got := describeExec(msg); strings.Contains(got, canary) {
+			t.Errorf("describeExec(%q) = %q", msg, got)
+		}
+	}
 }
