@@ -26,7 +26,8 @@ func WriteFile(path string, data []byte, mode fs.FileMode) (changed bool, err er
 // crash. On any error the temporary file is removed and the old file is
 // left as it was.
 //
-// Missing directories are created 0700. A symbolic link at the path is
+// Missing directories are created 0700, owned by the file's owner when it
+// has one (so that owner can reach it). A symbolic link at the path is
 // refused rather than followed or replaced. With a Root (files_root), the
 // path must lie inside it, no directory between the root and the file may
 // be a symbolic link, and every operation goes through an os.Root, so a
@@ -128,7 +129,7 @@ func (r Rendered) open(create bool) (*target, error) {
 		return fail("the path is outside files_root %s", top)
 	}
 	if create {
-		if err := os.MkdirAll(top, 0o700); err != nil {
+		if err := mkdirAll(top, r.Owner); err != nil {
 			return fail("creating its directory: %v", err)
 		}
 	}
@@ -147,6 +148,34 @@ func (r Rendered) open(create bool) (*target, error) {
 	return t, nil
 }
 
+// mkdirAll creates dir and its missing parents 0700, as os.MkdirAll does.
+// With an owner, the directories it creates are the owner's, who could not
+// otherwise reach the file (and only those: a directory that exists is
+// left as it is).
+func mkdirAll(dir string, owner *Owner) error {
+	if info, err := os.Stat(dir); err == nil {
+		if !info.IsDir() {
+			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAll(parent, owner); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made meanwhile, by someone else
+		}
+		return err
+	}
+	if owner != nil {
+		return os.Lchown(dir, owner.UID, owner.GID)
+	}
+	return nil
+}
+
 // walk checks every directory between the root and the file, and the file.
 func (t *target) walk(r Rendered, create bool) error {
 	fail := func(format string, args ...any) error {
@@ -160,6 +189,10 @@ func (t *target) walk(r Rendered, create bool) error {
 		case errors.Is(err, fs.ErrNotExist) && create:
 			if err := t.root.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 				return fail("creating %s: %v", dir, err)
+			} else if err == nil && r.Owner != nil {
+				if err := t.root.Lchown(dir, r.Owner.UID, r.Owner.GID); err != nil {
+					return fail("giving %s to %s: %v", dir, r.Owner, err)
+				}
 			}
 			continue
 		case errors.Is(err, fs.ErrNotExist):

@@ -230,6 +230,53 @@ func TestWriteOwner(t *testing.T) {
 	}
 }
 
+// TestWriteOwnerCanRead: the owner can read the file through directories
+// shroud creates for it (they are the owner's), and directories that
+// existed keep their owner. The read is a real process running as nobody.
+func TestWriteOwnerCanRead(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	const nobody = 65534
+	base, err := os.MkdirTemp("", "shroud-owner-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, root string }{
+		{"no files_root", ""},           // os.MkdirAll's part
+		{"files_root", base + "/root2"}, // the walk inside the os.Root
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top := filepath.Join(base, strings.ReplaceAll(tc.name, " ", "_"))
+			if tc.root != "" {
+				top = tc.root
+			}
+			path := filepath.Join(top, "app", "secrets", "db")
+			r := Rendered{Path: path, Root: tc.root, Mode: 0o400, Owner: &Owner{UID: nobody, GID: nobody}, Data: []byte("canary-owner")}
+			if _, err := r.Write(); err != nil {
+				t.Fatal(err)
+			}
+			cat := exec.Command("cat", path)
+			cat.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+			if out, err := cat.CombinedOutput(); err != nil || string(out) != "canary-owner" {
+				t.Fatalf("reading as the owner: %v: %q", err, out)
+			}
+			for dir := filepath.Dir(path); dir != top; dir = filepath.Dir(dir) {
+				if st := stat(t, dir); st.Uid != nobody || st.Mode&0o777 != 0o700 {
+					t.Errorf("%s: owner %d mode %o, want nobody 0700", dir, st.Uid, st.Mode&0o777)
+				}
+			}
+			if st := stat(t, base); st.Uid != 0 {
+				t.Errorf("the existing %s was given away", base)
+			}
+		})
+	}
+}
+
 func stat(t *testing.T, path string) *syscall.Stat_t {
 	t.Helper()
 	info, err := os.Stat(path)

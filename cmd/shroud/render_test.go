@@ -200,6 +200,12 @@ func TestRenderOwner(t *testing.T) {
 	if st := statOf(t, filepath.Join(dir, "out", "pw")); st.Uid != nobody || st.Gid != nobody {
 		t.Fatalf("owner %d:%d, want nobody", st.Uid, st.Gid)
 	}
+	// The owner can read it through the directory shroud made for it.
+	cat := exec.Command("cat", filepath.Join(dir, "out", "pw"))
+	cat.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if out, err := cat.CombinedOutput(); err != nil || string(out) != "canary-e2e-Vb5nR8" {
+		t.Fatalf("reading as the owner: %v: %s", err, out)
+	}
 
 	cmd := exec.Command(shroudBin, "render", "--config", "take.toml")
 	cmd.Dir = dir
