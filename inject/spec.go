@@ -233,6 +233,12 @@ func (s *Spec) Refs() []sources.Ref {
 	return refs
 }
 
+// FilesOnly returns the part of the spec that writes files: what render
+// resolves and writes, so it needs no access to secrets it does not write.
+func (s *Spec) FilesOnly() *Spec {
+	return &Spec{Files: s.Files, envRefs: s.envRefs}
+}
+
 // Values maps each reference to what resolving it gave.
 type Values map[sources.Ref]sources.Result
 

@@ -224,8 +224,7 @@ Examples:
 			if err != nil {
 				return withCode(1, err)
 			}
-			spec.Env, spec.Plain = nil, nil // render writes files only
-			_, m, err := materialize(c.Context, spec, newResolver(opts))
+			_, m, err := materialize(c.Context, spec.FilesOnly(), newResolver(opts))
 			if err != nil {
 				return withCode(1, err)
 			}

@@ -232,3 +232,45 @@ func statOf(t *testing.T, path string) *syscall.Stat_t {
 	}
 	return info.Sys().(*syscall.Stat_t)
 }
+
+// TestRenderFilesOnly: render resolves only what files need. The config's
+// env vars, env_from and log secret options all point at nothing that
+// resolves; render writes its file and succeeds, and check, which covers
+// all of them, fails on each.
+func TestRenderFilesOnly(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "pw", "canary-files-only-Q4z")
+	write(t, dir, "shroud.toml", `[[secrets]]
+name = "API_KEY"
+value_from = "file:missing-api-key"
+
+[[env_from]]
+value_from = "file:missing.json"
+
+[[files]]
+path = "out/pw"
+value_from = "file:pw"
+
+[log]
+driver = "splunk"
+options = { splunk-url = "https://127.0.0.1:1" }
+
+[[log.secret_options]]
+name = "splunk-token"
+value_from = "file:missing-token"
+`)
+	r := shroud(t, dir, nil, "render", "--config", "shroud.toml")
+	if r.code != 0 {
+		t.Fatalf("render: exit %d: %s", r.code, r.stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "out", "pw")); err != nil || string(data) != "canary-files-only-Q4z" {
+		t.Fatalf("out/pw = %q (%v)", data, err)
+	}
+	c := shroud(t, dir, nil, "check", "--config", "shroud.toml")
+	for _, missing := range []string{"missing-api-key", "missing.json", "missing-token"} {
+		if c.code != 1 || !strings.Contains(c.stderr, missing) {
+			t.Errorf("check: exit %d, want 1 naming %s: %s", c.code, missing, c.stderr)
+		}
+	}
+	noCanary(t, "render files only", r.stdout, r.stderr, c.stdout, c.stderr)
+}
