@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // WriteFile replaces the file at path with data, atomically, as
@@ -42,6 +43,7 @@ func (r Rendered) Write() (changed bool, err error) {
 		return false, err
 	}
 	defer t.root.Close()
+	t.removeStale()
 	if t.holds(r) {
 		return false, nil
 	}
@@ -51,7 +53,7 @@ func (r Rendered) Write() (changed bool, err error) {
 
 	// O_EXCL makes the name safe; randomness only avoids collisions
 	// (math/rand, as crypto/rand would add its package init to every start).
-	tmp := filepath.Join(filepath.Dir(t.name), "."+filepath.Base(t.name)+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+	tmp := filepath.Join(filepath.Dir(t.name), tmpPrefix(t.name)+strconv.FormatUint(rand.Uint64(), 36))
 	f, err := t.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fail("", err)
@@ -86,6 +88,34 @@ func (r Rendered) Write() (changed bool, err error) {
 		return true, fmt.Errorf("writing %s: syncing its directory: %w", r.Path, err)
 	}
 	return true, nil
+}
+
+// staleAge is how old a temporary file must be to count as left behind by
+// a write that crashed, rather than one under way in another process.
+const staleAge = time.Minute
+
+// tmpPrefix begins the name of the temporary files of a write of name.
+func tmpPrefix(name string) string { return "." + filepath.Base(name) + ".tmp-" }
+
+// removeStale removes the temporary files that a write killed between
+// create and rename left beside the file: each holds a copy of a secret.
+func (t *target) removeStale() {
+	prefix, dir := tmpPrefix(t.name), filepath.Dir(t.name)
+	d, err := t.root.Open(dir)
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, name := range names {
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if info, err := t.root.Lstat(path); err == nil && info.Mode().IsRegular() && time.Since(info.ModTime()) > staleAge {
+			t.root.Remove(path)
+		}
+	}
 }
 
 // WouldChange checks the file as Write would and reports whether Write

@@ -1,12 +1,15 @@
 package inject
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestWriteFileCreates(t *testing.T) {
@@ -318,5 +321,43 @@ func TestWriteFailureRemovesTemp(t *testing.T) {
 	assertNoTemp(t, dir)
 	if data, _ := os.ReadFile(path); string(data) != "old" {
 		t.Fatalf("old file = %q", data)
+	}
+}
+
+// TestWriteRemovesStaleTemp: a write killed between create and rename
+// leaves .NAME.tmp-* holding the secret; the next write of NAME removes
+// it, even when the file itself is unchanged. A temporary file younger
+// than staleAge may be another process's write under way and stays, and
+// so do the temporary files of other names.
+func TestWriteRemovesStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secret")
+	if _, err := WriteFile(path, []byte("v1"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * staleAge)
+	plant := func(name string, mtime time.Time) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(canary), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := plant(".secret.tmp-crashed", old)
+	fresh := plant(".secret.tmp-underway", time.Now())
+	other := plant(".other.tmp-crashed", old)
+	if changed, err := WriteFile(path, []byte("v1"), 0o400); err != nil || changed {
+		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the stale temporary file is still there (%v)", err)
+	}
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
 	}
 }
