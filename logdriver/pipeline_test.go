@@ -341,6 +341,7 @@ type failingDriver struct {
 	failures int
 	calls    []time.Time
 	got      []string
+	streams  map[string]string // line -> stream
 }
 
 func (d *failingDriver) log(msgs []Message) (int, error) {
@@ -350,6 +351,10 @@ func (d *failingDriver) log(msgs []Message) (int, error) {
 	}
 	for _, m := range msgs {
 		d.got = append(d.got, string(m.Line))
+		if d.streams == nil {
+			d.streams = map[string]string{}
+		}
+		d.streams[string(m.Line)] = m.Stream
 	}
 	return len(msgs), nil
 }
@@ -366,9 +371,14 @@ func TestRetryBackoff(t *testing.T) {
 	}
 	fd := &failingDriver{failures: 4}
 	p.drv = fd
-	runChild(t, p, `echo one; echo two`)
-	if strings.Join(fd.got, ",") != "one,two" && strings.Join(fd.got, ",") != "one,two" {
+	// One line on each stream: the streams deliver in either order, each
+	// line once, on its own stream.
+	runChild(t, p, `echo one; echo two >&2`)
+	if got := strings.Join(fd.got, ","); got != "one,two" && got != "two,one" || len(fd.got) != 2 {
 		t.Fatalf("delivered %q", fd.got)
+	}
+	if fd.streams["one"] != "stdout" || fd.streams["two"] != "stderr" {
+		t.Fatalf("streams %v, want one on stdout and two on stderr", fd.streams)
 	}
 	gaps := []time.Duration{}
 	for i := 1; i < 5; i++ {
