@@ -397,28 +397,152 @@ func TestRetryBackoff(t *testing.T) {
 	}
 }
 
-// TestCloseGivesUp checks that Close does not hang on a driver that never
-// recovers: it waits CloseTimeout, then reports what was lost.
+// TestCloseGivesUp checks that Close returns within CloseTimeout on a
+// driver that never recovers, in both modes, and on one whose call never
+// returns, and reports what was lost. In blocking mode the child's last
+// write waits for the driver while Close starts: nothing Close waits for
+// may wait on that write.
 func TestCloseGivesUp(t *testing.T) {
-	ti := newTestInput(JSONFile, map[string]string{"path": filepath.Join(t.TempDir(), "x.log"), "mode": "non-blocking"})
-	ti.CloseTimeout = 300 * time.Millisecond
+	for _, tt := range []struct {
+		name, mode string
+		drv        func() driver
+		want       string
+	}{
+		{"non-blocking, driver down", NonBlocking, func() driver { return &failingDriver{failures: 1 << 30} }, ""},
+		{"blocking, driver down", Blocking, func() driver { return &failingDriver{failures: 1 << 30} }, ""},
+		{"blocking, driver call never returns", Blocking, func() driver { return newStuckDriver(t) }, "the driver did not finish"},
+		{"non-blocking, driver call never returns", NonBlocking, func() driver { return newStuckDriver(t) }, "the driver did not finish"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ti := newTestInput(JSONFile, map[string]string{"path": filepath.Join(t.TempDir(), "x.log"), "mode": tt.mode})
+			ti.CloseTimeout = 500 * time.Millisecond
+			p, err := New(ti.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.drv.close()
+			p.drv = tt.drv()
+			// As the supervisor does: once the child has exited, Close
+			// follows, even if the copy of its output is still in a write.
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			copied := make(chan struct{})
+			go func() {
+				defer close(copied)
+				io.Copy(p.Stdout(), pr)
+			}()
+			cmd := exec.Command("sh", "-c", "echo lost")
+			cmd.Stdout = pw
+			err = cmd.Run()
+			pw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-copied:
+			case <-time.After(200 * time.Millisecond):
+			}
+			closed := make(chan error, 1)
+			start := time.Now()
+			go func() { closed <- p.Close() }()
+			select {
+			case err = <-closed:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("Close still blocked after 20s with CloseTimeout %v", ti.CloseTimeout)
+			}
+			if err == nil || !strings.Contains(err.Error(), "1 messages (4 bytes) were not delivered") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("close: %v", err)
+			}
+			// Generous for a loaded machine; the hang this guards against
+			// has no bound at all.
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("close took %v", d)
+			}
+			if s := p.Stats(); s.DroppedMessages != 1 || s.Messages != 0 {
+				t.Errorf("stats = %+v, want the one line dropped", s)
+			}
+		})
+	}
+}
+
+// TestBlockingWaitsForRoom: in blocking mode a writer waits once the
+// queue holds max-buffer-size bytes the driver has not taken; Close still
+// returns in time, and the waiting write fails instead of hanging.
+func TestBlockingWaitsForRoom(t *testing.T) {
+	ti := newTestInput(JSONFile, map[string]string{"path": filepath.Join(t.TempDir(), "x.log")})
+	ti.CloseTimeout = 500 * time.Millisecond
 	p, err := New(ti.Input)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.drv.close()
 	p.drv = &failingDriver{failures: 1 << 30}
-	cmd := exec.Command("sh", "-c", "echo lost")
-	cmd.Stdout = p.Stdout()
-	cmd.Run()
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	wrote := make(chan int, 1)
+	go func() {
+		n := 0
+		for ; n < 3*DefaultMaxBufferSize/len(line); n++ {
+			if _, err := p.Stdout().Write(line); err != nil {
+				break
+			}
+		}
+		wrote <- n
+	}()
+	// The queue fills, then the writer waits: no write fails before Close.
+	waitFor(t, "the queue to fill", func() bool { return queuedBytes(p.queue) >= DefaultMaxBufferSize })
+	select {
+	case n := <-wrote:
+		t.Fatalf("the writer did not wait: %d lines written with the driver down", n)
+	default:
+	}
 	start := time.Now()
 	err = p.Close()
-	if err == nil || !strings.Contains(err.Error(), "1 messages (4 bytes) were not delivered") {
-		t.Fatalf("close: %v", err)
-	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("close took %v", d)
 	}
+	n := <-wrote
+	if n >= 3*DefaultMaxBufferSize/len(line) {
+		t.Fatalf("all %d lines written: the writer never waited", n)
+	}
+	s := p.Stats()
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d messages", s.DroppedMessages)) || s.DroppedMessages < uint64(DefaultMaxBufferSize/len(line)) {
+		t.Fatalf("close: %v; stats %+v", err, s)
+	}
 }
+
+// queuedBytes is how many bytes of lines q holds.
+func queuedBytes(q *queue) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.arena)
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// stuckDriver's calls block until the test ends: a driver stuck in a write.
+type stuckDriver struct{ release chan struct{} }
+
+func newStuckDriver(t *testing.T) *stuckDriver {
+	d := &stuckDriver{release: make(chan struct{})}
+	t.Cleanup(func() { close(d.release) })
+	return d
+}
+
+func (d *stuckDriver) log(msgs []Message) (int, error) {
+	<-d.release
+	return 0, fmt.Errorf("released")
+}
+
+func (d *stuckDriver) close() error { return nil }
 
 func TestNewErrors(t *testing.T) {
 	defer func(w time.Duration) { startWait = w }(startWait)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunLogServerDownAtExit: the log server shroud connected to at start
+// goes away, then the child writes its last line and exits 7. In the
+// default blocking mode shroud must still exit, with the child's status,
+// once the pipeline's close timeout (10s) has passed, saying what was lost.
+func TestRunLogServerDownAtExit(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	connected := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			connected <- c
+		}
+	}()
+	gate := filepath.Join(dir, "server-gone")
+	config := write(t, dir, "shroud.toml", fmt.Sprintf(`
+[log]
+driver = "syslog"
+options = { "syslog-address" = "tcp://%s", tag = "app" }
+`, ln.Addr()))
+	s := startShroud(t, nil, "run", "--config", config, "--", "sh", "-c",
+		fmt.Sprintf(`while [ ! -e %q ]; do sleep 0.05; done; echo last line; exit 7`, gate))
+
+	select {
+	case c := <-connected:
+		ln.Close()
+		c.Close()
+	case <-time.After(20 * time.Second):
+		t.Fatalf("shroud did not connect to the log server; stderr:\n%s", s.stderr)
+	}
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code := s.wait(t)
+	took := time.Since(start)
+	if code != 7 {
+		t.Fatalf("exit %d, want the child's 7; stderr:\n%s", code, s.stderr)
+	}
+	// 10s of close timeout and 1s of output drain, with room for a loaded
+	// machine: the bug this guards against has no bound.
+	if took > 40*time.Second {
+		t.Fatalf("shroud took %v to exit after the child", took)
+	}
+	if e := s.stderr.String(); !strings.Contains(e, "log delivery incomplete") || !strings.Contains(e, "1 messages (9 bytes) were not delivered") {
+		t.Errorf("stderr does not say what was lost:\n%s", e)
+	}
+}
