@@ -534,8 +534,10 @@ func (s *stream) Write(b []byte) (int, error) {
 const readRoom = 4 << 10
 
 // ReadFrom copies the child's pipe until end of file, in large reads from
-// a pipe it enlarges; os/exec's copy goroutine calls it. Each call reads
-// into its own buffer, and the stream's state is locked.
+// a pipe it enlarges. The supervisor (signal.Supervise) and os/exec's copy
+// goroutine call it, once per run of the child. Calls may overlap (the
+// output of a run that ended and of the next one): each reads into its own
+// buffer, and the stream's state is locked.
 func (s *stream) ReadFrom(r io.Reader) (int64, error) {
 	growPipe(r)
 	chunk := make([]byte, readRoom+readSize)
@@ -549,7 +551,7 @@ func (s *stream) ReadFrom(r io.Reader) (int64, error) {
 			}
 		}
 		if err == io.EOF {
-			s.finish()
+			s.flush() // this run's last line goes out; the next run may follow
 			return total, nil
 		}
 		if err != nil {
@@ -615,6 +617,17 @@ func (s *stream) output(b []byte, final bool) {
 	}
 	s.p.enqueue(s.msgs)
 	clear(s.msgs) // drop references into buffers
+}
+
+// flush sends out what the stream holds at the end of a run's output: the
+// held-back bytes, masked as they are, and a last line without a newline.
+func (s *stream) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done {
+		s.process(s.held, true)
+		s.held = s.held[:0]
+	}
 }
 
 // finish ends the stream: the held-back bytes are masked as they are and

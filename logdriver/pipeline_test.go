@@ -225,6 +225,69 @@ func TestDirect(t *testing.T) {
 	}
 }
 
+// TestStreamAcrossRuns feeds one pipeline the output of several runs of a
+// child, as the supervisor does across restarts: each run's pipe through
+// ReadFrom, first one after the other, then two at once. A run's end sends
+// its last line, without a newline, and the stream stays open for the next.
+func TestStreamAcrossRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app-json.log")
+	ti := newTestInput(JSONFile, map[string]string{"path": path})
+	ti.Tee = false
+	ti.Mask, ti.MaskValues = true, [][]byte{[]byte(MaskCanary)}
+	p, err := New(ti.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run starts sh -c script with its stdout through ReadFrom of p's
+	// stdout stream; the returned func waits for the child and the copy.
+	run := func(script string) func() {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := make(chan error, 1)
+		go func() {
+			_, err := p.Stdout().(io.ReaderFrom).ReadFrom(pr)
+			pr.Close()
+			copied <- err
+		}()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Stdout = pw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		return func() {
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-copied; err != nil {
+				t.Fatalf("ReadFrom: %v", err)
+			}
+		}
+	}
+	run(`echo a-1; printf 'partial-a %s'` + " " + MaskCanary)()
+	run(`echo b-1`)()
+	const lines = 2000
+	loop := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo %s; i=$((i+1)); done`, lines, strings.Repeat("c", 99))
+	waitC, waitD := run(loop), run(loop)
+	waitC()
+	waitD()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries := readJSONLog(t, path)
+	if len(entries) < 3 || entries[0].Log != "a-1\n" || entries[1].Log != "partial-a *****" || entries[2].Log != "b-1\n" {
+		t.Fatalf("first entries %+v, want a-1, the masked partial line, b-1", entries[:min(3, len(entries))])
+	}
+	// The two overlapping runs: every byte arrives, in as many lines as
+	// they wrote newlines (one more where a run's end cut the other's line).
+	s := p.Stats()
+	if wantBytes := uint64(len("a-1") + len("partial-a *****") + len("b-1") + 2*lines*99); s.Bytes != wantBytes || s.Messages < 3+2*lines || s.Messages > 5+2*lines {
+		t.Fatalf("stats %+v, want %d bytes in %d messages", s, wantBytes, 3+2*lines)
+	}
+}
+
 // The canaries of the masking tests: no sink may ever see them.
 const (
 	MaskCanary    = "canary-mask-e2e-Hq83Zp"

@@ -48,7 +48,10 @@ type Input struct {
 	Dir string
 	// Stdin, Stdout and Stderr are the child's stdio. An *os.File is
 	// inherited as it is, so a terminal stays a terminal; any other Reader
-	// or Writer is copied through a pipe; nil is /dev/null.
+	// or Writer is copied through a pipe; nil is /dev/null. A Writer that
+	// is an io.ReaderFrom is given each run's pipe to read, and must be safe
+	// for calls that overlap (the output of a run that ended may still come
+	// while the next run writes); other Writers are locked for it.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 

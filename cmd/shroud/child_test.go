@@ -32,6 +32,8 @@ import (
 //	jobs      prints "ready fg=BOOL"; on each SIGCONT prints "cont fg=BOOL";
 //	          dies of SIGINT.
 //	fgcheck   prints "restored=BOOL": its group is the terminal's foreground.
+//	pipesize  prints "pipe=N", the size of the pipe that is its stdout, once
+//	          it is 1 MiB or after 10s (shroud sizes it just after the start).
 func e2eChild(mode string) int {
 	switch mode {
 	case "signals":
@@ -46,6 +48,8 @@ func e2eChild(mode string) int {
 	case "fgcheck":
 		fmt.Printf("restored=%v\n", isForeground())
 		return 0
+	case "pipesize":
+		return pipeSizeChild()
 	}
 	fmt.Fprintf(os.Stderr, "unknown SHROUD_E2E_CHILD %q\n", mode)
 	return 2

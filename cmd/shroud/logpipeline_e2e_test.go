@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestRunLogServerDownAtExit: the log server shroud connected to at start
@@ -60,4 +62,28 @@ options = { "syslog-address" = "tcp://%s", tag = "app" }
 	if e := s.stderr.String(); !strings.Contains(e, "log delivery incomplete") || !strings.Contains(e, "1 messages (9 bytes) were not delivered") {
 		t.Errorf("stderr does not say what was lost:\n%s", e)
 	}
+}
+
+// TestRunOutputPipeSize: with a pipeline (masking here), the child's stdout
+// is the 1 MiB pipe the pipeline reads in large chunks, not a 64 KiB one.
+func TestRunOutputPipeSize(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "shroud.toml", "[log]\nmask = true\n")
+	r := shroud(t, dir, []string{"SHROUD_E2E_CHILD=pipesize"}, "run", "--config", "shroud.toml", "--", os.Args[0])
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "pipe=1048576" {
+		t.Fatalf("exit %d, stdout %q, want pipe=1048576; stderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// pipeSizeChild is the pipesize child (see e2eChild).
+func pipeSizeChild() int {
+	size := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if size, err = unix.FcntlInt(1, unix.F_GETPIPE_SZ, 0); err != nil || size >= 1<<20 {
+			break
+		}
+	}
+	fmt.Printf("pipe=%d\n", size)
+	return 0
 }
