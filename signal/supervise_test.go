@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	ossignal "os/signal"
@@ -547,6 +548,33 @@ func TestTerminatingSignalIsFinal(t *testing.T) {
 			t.Fatalf("status %d, %v, %d starts; want 143, no error, no third start", code, err, len(readRecord(rec).starts()))
 		}
 	})
+}
+
+// TestTerminatingSignalToStoppedChild: a terminating signal forwarded to a
+// child stopped by job control continues it, so that it acts on the signal
+// (here: records it and dies of it) instead of waiting for a SIGCONT that
+// docker stop never sends.
+func TestTerminatingSignalToStoppedChild(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	in := childInput(rec)
+	logs := &syncBuffer{b: &bytes.Buffer{}}
+	in.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := startSupervisor(t, in)
+	waitRecord(t, rec, "the child to start", hasStarts(1))
+	if err := unix.Kill(-s.Pid(), unix.SIGSTOP); err != nil { // its group, as job control does
+		t.Fatal(err)
+	}
+	waitFor(t, "the supervisor to see the child stop", func() bool { return strings.Contains(logs.String(), `msg="child stopped" signal=SIGSTOP`) })
+	unix.Kill(os.Getpid(), unix.SIGTERM)
+	select {
+	case <-s.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the stopped child did not act on the forwarded SIGTERM; it has:\n%s", strings.Join(readRecord(rec).lines, "\n"))
+	}
+	code, err := s.Wait()
+	if code != 143 || err != nil || readRecord(rec).count("SIGTERM") != 1 {
+		t.Fatalf("status %d, %v; want 143 and the SIGTERM handled once:\n%s", code, err, strings.Join(readRecord(rec).lines, "\n"))
+	}
 }
 
 // TestFirstRunIsNotRetried: a child started by Start that fails ends
