@@ -106,9 +106,8 @@ func readJSONLog(t *testing.T, path string) []jsonEntry {
 
 func TestJSONFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app-json.log")
-	ti := newTestInput(JSONFile, map[string]string{"path": path, "tag": "{{.Name}}/{{.ID}}", "env": "STAGE", "labels": "team"})
-	ti.Info.Env = map[string]string{"STAGE": "prod", "OTHER": "x"}
-	ti.Info.Labels = map[string]string{"team": "payments"}
+	ti := newTestInput(JSONFile, map[string]string{"path": path, "tag": "{{.Name}}/{{.ID}}", "env": "STAGE", "env-regex": "^TEAM_"})
+	ti.Info.Env = map[string]string{"STAGE": "prod", "OTHER": "x", "TEAM_NAME": "payments", "MY_TEAM_": "no"}
 	p, err := New(ti.Input)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +119,7 @@ func TestJSONFile(t *testing.T) {
 	if len(entries) != 4 {
 		t.Fatalf("entries = %+v", entries)
 	}
-	wantAttrs := map[string]string{"tag": "app/0123456789ab", "STAGE": "prod", "team": "payments"}
+	wantAttrs := map[string]string{"tag": "app/0123456789ab", "STAGE": "prod", "TEAM_NAME": "payments"}
 	for i, want := range []struct{ log, stream string }{
 		{"err-1\n", "stderr"},
 		{"out-1\n", "stdout"},
@@ -628,6 +627,8 @@ func TestNewErrors(t *testing.T) {
 		{JSONFile, map[string]string{"compress": "true"}, nil, `needs max-file of 2 or more`},
 		{JSONFile, map[string]string{"tag": "{{.Nope}}"}, nil, `json-file option tag="{{.Nope}}": template: tag:1:2: executing "tag" at <.Nope>: can't evaluate field Nope`},
 		{Syslog, map[string]string{"mode": "fast"}, nil, `syslog option mode="fast": want one of blocking, non-blocking`},
+		{JSONFile, map[string]string{"labels": "team"}, nil, `json-file option labels="team": not supported: shroud has no container labels to pick from; remove the option (env and env-regex pick fields from the child's environment)`},
+		{Fluentd, map[string]string{"labels-regex": "^team"}, nil, `fluentd option labels-regex="^team": not supported: shroud has no container labels`},
 		{GELF, map[string]string{"gelf-address": "udp://h:1", "gelf-tcp-max-reconnect": "3"}, nil, `applies to tcp:// addresses only`},
 		{"journald", nil, nil, `unknown log driver "journald"`},
 	} {
