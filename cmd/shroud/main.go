@@ -107,8 +107,8 @@ Example:
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
 		Flags:                     logFlags(),
-		ExitErrHandler: func(*cli.Context, error) {}, // Main chooses the status
-		OnUsageError:   usageError(2),
+		ExitErrHandler:            func(*cli.Context, error) {}, // Main chooses the status
+		OnUsageError:              usageError(2),
 		Commands: []*cli.Command{
 			runCommand(),
 			renderCommand(stdout),
