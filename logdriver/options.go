@@ -250,8 +250,9 @@ func parseDriver(r *optReader) (common commonSettings, settings any) {
 	return common, settings
 }
 
-// Modes: blocking waits for the driver; non-blocking never makes the child
-// wait, dropping what does not fit in max-buffer-size.
+// Modes: blocking makes the child's writes wait while the driver has 1 MiB
+// (DefaultMaxBufferSize) queued and not taken; non-blocking never makes the
+// child wait, dropping what does not fit in max-buffer-size.
 const (
 	Blocking    = "blocking"
 	NonBlocking = "non-blocking"

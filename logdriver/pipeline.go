@@ -60,8 +60,9 @@ type Input struct {
 	// Logger receives the pipeline's diagnostics (delivery failures,
 	// drops). Default slog.Default().
 	Logger *slog.Logger
-	// CloseTimeout bounds how long Close waits for the driver to take what
-	// is still buffered. Default 10s.
+	// CloseTimeout bounds Close: it waits that long at most for the driver
+	// to take what is still queued, whatever the driver does, then reports
+	// what was lost. Default 10s.
 	CloseTimeout time.Duration
 }
 
@@ -89,11 +90,15 @@ type Pipeline struct {
 	redact     redactor
 	log        *slog.Logger
 
-	drv     driver // nil: no driver (none, with masking)
-	sendMu  sync.Mutex
-	queue   *queue // non-blocking mode
-	drained chan struct{}
-	// stop aborts retries once Close has waited long enough.
+	// The streams queue messages; the sender alone calls the driver. No
+	// stream lock is ever held while the driver works.
+	drv   driver // nil: no driver (none, with masking)
+	queue *queue
+	// sent is closed when the sender has delivered the closed queue and
+	// closed the driver; driverErr is what the driver's close returned.
+	sent      chan struct{}
+	driverErr error
+	// stop aborts retries and dials once Close has waited long enough.
 	stop         context.Context
 	cancel       context.CancelFunc
 	closeTimeout time.Duration
@@ -104,6 +109,17 @@ type Pipeline struct {
 	droppedMessages, droppedBytes atomic.Uint64
 	deliveryErrors                atomic.Uint64
 	failing                       atomic.Bool
+
+	// inFlight is the part of the batch in the driver's hands that is not
+	// delivered yet. If Close gives up on a sender stuck in the driver, it
+	// counts them as lost and sets abandoned, after which the sender counts
+	// nothing: each message is counted once.
+	inFlight struct {
+		sync.Mutex
+		msgs      int
+		bytes     uint64
+		abandoned bool
+	}
 }
 
 // New validates the options, connects the driver and returns a pipeline.
@@ -192,11 +208,10 @@ func New(in Input) (*Pipeline, error) {
 			return nil, errors.New(p.redact.redact(err.Error()))
 		}
 		p.drv = drv
-		if common.mode == NonBlocking {
-			p.queue = newQueue(int(common.maxBufferSize))
-			p.drained = make(chan struct{})
-			go p.drain()
-		}
+		p.queue = newQueue(int(common.maxBufferSize), common.mode == Blocking)
+		context.AfterFunc(p.stop, p.queue.giveUp)
+		p.sent = make(chan struct{})
+		go p.sender()
 	}
 	var teeOut, teeErr io.Writer
 	if in.Tee {
@@ -262,31 +277,46 @@ func (p *Pipeline) Stats() Stats {
 	return s
 }
 
+// closeGrace is how long before CloseTimeout Close stops the retries: the
+// sender then drops what is left and closes the driver, unless a driver
+// call does not return in time.
+const closeGrace = 250 * time.Millisecond
+
 // Close ends both streams (what the masker held back goes out, a last line
-// without a newline is sent), waits up to CloseTimeout for the driver to
-// take what is buffered, and closes the driver. Its error says what was
-// lost. Call it after the child's output is at end of file (after
-// cmd.Wait); later writes fail.
+// without a newline is sent), waits for the driver to take what is queued
+// and closes it. It returns within CloseTimeout whatever the driver does:
+// then it stops the retries, gives up on a driver call that does not
+// return, and its error says what was lost. Call it after the child's
+// output is at end of file (after cmd.Wait); later writes fail.
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		if p.direct {
 			return
 		}
-		p.out.finish()
-		p.errs.finish()
-		timer := time.AfterFunc(p.closeTimeout, p.cancel)
-		defer timer.Stop()
-		if p.queue != nil {
-			p.queue.close()
-			<-p.drained
-		}
-		var errs []string
-		if p.drv != nil {
-			p.sendMu.Lock()
-			if err := p.drv.close(); err != nil {
-				errs = append(errs, p.redact.redact(err.Error()))
+		// Both clocks start before anything that may wait: a writer stuck
+		// waiting for room, the sender retrying a dead server.
+		giveUp := time.AfterFunc(p.closeTimeout-min(closeGrace, p.closeTimeout/4), p.cancel)
+		defer giveUp.Stop()
+		deadline := time.NewTimer(p.closeTimeout)
+		defer deadline.Stop()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.out.finish()
+			p.errs.finish()
+			if p.drv != nil {
+				p.queue.close()
+				<-p.sent
 			}
-			p.sendMu.Unlock()
+		}()
+		var errs []string
+		select {
+		case <-done:
+			if p.driverErr != nil {
+				errs = append(errs, p.redact.redact(p.driverErr.Error()))
+			}
+		case <-deadline.C:
+			errs = append(errs, p.abandon())
 		}
 		p.cancel()
 		if n := p.droppedMessages.Load(); n > 0 {
@@ -299,35 +329,71 @@ func (p *Pipeline) Close() error {
 	return p.closeErr
 }
 
-// deliver hands messages of one chunk to the driver: directly in blocking
-// mode, through the bounded queue in non-blocking mode.
-func (p *Pipeline) deliver(msgs []Message) {
+// abandon counts as lost what the sender still held when Close gave up
+// on it, and what is still queued, and says why.
+func (p *Pipeline) abandon() string {
+	p.inFlight.Lock()
+	p.inFlight.abandoned = true
+	n, b := p.inFlight.msgs, p.inFlight.bytes
+	p.inFlight.Unlock()
+	if p.queue != nil {
+		qn, qb := p.queue.discard()
+		n, b = n+qn, b+qb
+	}
+	if n > 0 {
+		p.dropped(n, b)
+	}
+	return fmt.Sprintf("gave up after %s: the driver did not finish", p.closeTimeout)
+}
+
+// enqueue hands the messages of one chunk to the sender.
+func (p *Pipeline) enqueue(msgs []Message) {
 	if len(msgs) == 0 || p.drv == nil {
 		return
 	}
-	if p.queue != nil {
-		if n, b := p.queue.push(msgs); n > 0 {
-			p.dropped(n, b)
-		}
-		return
+	if n, b := p.queue.push(msgs); n > 0 {
+		p.dropped(n, b)
 	}
-	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
-	p.send(msgs)
 }
 
-// drain feeds the driver from the queue in non-blocking mode.
-func (p *Pipeline) drain() {
-	defer close(p.drained)
+// sender feeds the driver from the queue until it is closed and empty, then
+// closes the driver. It is the only goroutine that calls the driver.
+func (p *Pipeline) sender() {
+	defer close(p.sent)
 	for {
 		batch, ok := p.queue.take()
 		if !ok {
-			return
+			break
 		}
-		p.sendMu.Lock()
 		p.send(batch)
-		p.sendMu.Unlock()
 	}
+	p.driverErr = p.drv.close()
+}
+
+// hand records msgs as the driver's to deliver, and count counts delivered
+// and dropped messages; both report false once Close has abandoned the
+// sender (and counted what it held).
+func (p *Pipeline) hand(msgs []Message) bool {
+	p.inFlight.Lock()
+	defer p.inFlight.Unlock()
+	p.inFlight.msgs, p.inFlight.bytes = len(msgs), lineBytes(msgs)
+	return !p.inFlight.abandoned
+}
+
+func (p *Pipeline) count(delivered, dropped []Message) bool {
+	p.inFlight.Lock()
+	defer p.inFlight.Unlock()
+	if p.inFlight.abandoned {
+		return false
+	}
+	if len(delivered) > 0 {
+		p.messages.Add(uint64(len(delivered)))
+		p.bytes.Add(lineBytes(delivered))
+	}
+	if len(dropped) > 0 {
+		p.dropped(len(dropped), lineBytes(dropped))
+	}
+	return true
 }
 
 // Backoff bounds for retrying a failed delivery.
@@ -338,13 +404,22 @@ const (
 
 // send delivers msgs, retrying with exponential backoff and jitter. It gives
 // up on messages the driver refuses for good, and on everything once Close
-// has waited CloseTimeout.
+// has stopped waiting.
 func (p *Pipeline) send(msgs []Message) {
+	defer p.hand(nil)
 	wait := retryMin
 	for len(msgs) > 0 {
+		if p.stop.Err() != nil {
+			p.count(nil, msgs) // no driver call after Close gave up
+			return
+		}
+		if !p.hand(msgs) {
+			return
+		}
 		n, err := p.drv.log(msgs)
-		p.messages.Add(uint64(n))
-		p.bytes.Add(lineBytes(msgs[:n]))
+		if !p.count(msgs[:n], nil) {
+			return
+		}
 		msgs = msgs[n:]
 		if err == nil {
 			if p.failing.CompareAndSwap(true, false) {
@@ -357,12 +432,14 @@ func (p *Pipeline) send(msgs []Message) {
 		if errors.As(err, &perm) {
 			p.log.Error("log driver refused messages; dropping them", "driver", p.driverName, "messages", max(perm.n, 1), "error", p.redact.redact(err.Error()))
 			k := min(max(perm.n, 1), len(msgs))
-			p.dropped(k, lineBytes(msgs[:k]))
+			if !p.count(nil, msgs[:k]) {
+				return
+			}
 			msgs = msgs[k:]
 			continue
 		}
 		if p.stop.Err() != nil {
-			p.dropped(len(msgs), lineBytes(msgs))
+			p.count(nil, msgs)
 			return
 		}
 		if p.failing.CompareAndSwap(false, true) {
@@ -428,15 +505,15 @@ func growPipe(r io.Reader) {
 }
 
 // stream is the writer for one of the child's streams. It masks, copies to
-// the tee, frames lines and hands them to the pipeline.
+// the tee, frames lines and queues them for the sender; its lock is held
+// for that work only, never while the driver delivers.
 type stream struct {
 	p   *Pipeline
 	tee io.Writer
 	fr  framer
 
 	mu     sync.Mutex
-	buf    []byte // buf[:held] are bytes the masker held back
-	held   int
+	held   []byte // bytes the masker held back, to be given again
 	ms     maskStream
 	msgs   []Message
 	done   bool
@@ -445,55 +522,36 @@ type stream struct {
 
 // Write takes the next bytes of the stream.
 func (s *stream) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
-		return 0, os.ErrClosed
+	if err := s.write(b, 0); err != nil {
+		return 0, err
 	}
-	if s.held == 0 {
-		hold := s.process(b, false)
-		s.buf = append(s.buf[:0], b[hold:]...)
-		s.held = len(s.buf)
-		return len(b), nil
-	}
-	s.buf = append(s.buf[:s.held], b...)
-	s.keep(s.process(s.buf, false))
 	return len(b), nil
 }
 
-// ReadFrom copies the child's pipe until end of file. os/exec's copy
-// goroutine calls it: reading into the stream's own buffer, after the
-// bytes held back, saves a copy of every byte.
+// readRoom is the space a read leaves in front of the bytes read, for the
+// bytes the masker held back: they are copied there, not the read behind
+// them.
+const readRoom = 4 << 10
+
+// ReadFrom copies the child's pipe until end of file, in large reads from
+// a pipe it enlarges. The supervisor (signal.Supervise) and os/exec's copy
+// goroutine call it, once per run of the child. Calls may overlap (the
+// output of a run that ended and of the next one): each reads into its own
+// buffer, and the stream's state is locked.
 func (s *stream) ReadFrom(r io.Reader) (int64, error) {
 	growPipe(r)
+	chunk := make([]byte, readRoom+readSize)
 	var total int64
 	for {
-		s.mu.Lock()
-		if s.done {
-			s.mu.Unlock()
-			return total, os.ErrClosed
-		}
-		if cap(s.buf)-s.held < readSize {
-			// Room for a read after the held-back bytes, and for the next
-			// ones, so this happens once.
-			buf := make([]byte, s.held, 2*readSize)
-			copy(buf, s.buf[:s.held])
-			s.buf = buf
-		}
-		buf := s.buf[:cap(s.buf)]
-		s.mu.Unlock()
-
-		n, err := r.Read(buf[s.held:])
-
-		s.mu.Lock()
-		if n > 0 && !s.done {
+		n, err := r.Read(chunk[readRoom:])
+		if n > 0 {
 			total += int64(n)
-			s.buf = buf[:s.held+n]
-			s.keep(s.process(s.buf, false))
+			if werr := s.write(chunk[:readRoom+n], readRoom); werr != nil {
+				return total, werr
+			}
 		}
-		s.mu.Unlock()
 		if err == io.EOF {
-			s.finish()
+			s.flush() // this run's last line goes out; the next run may follow
 			return total, nil
 		}
 		if err != nil {
@@ -502,10 +560,31 @@ func (s *stream) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// keep moves the held-back tail, buf[hold:], to the front of buf.
-func (s *stream) keep(hold int) {
-	s.held = copy(s.buf, s.buf[hold:])
-	s.buf = s.buf[:s.held]
+// write processes chunk[room:], the new bytes; chunk[:room] is free space
+// in front of them. In blocking mode it first waits for room in the queue,
+// holding no lock.
+func (s *stream) write(chunk []byte, room int) error {
+	if s.p.queue != nil {
+		s.p.queue.waitRoom()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return os.ErrClosed
+	}
+	text := chunk[room:]
+	switch held := len(s.held); {
+	case held == 0:
+	case held <= room:
+		text = chunk[room-held:]
+		copy(text, s.held)
+	default:
+		s.held = append(s.held, text...)
+		text = s.held
+	}
+	hold := s.process(text, false)
+	s.held = append(s.held[:0], text[hold:]...)
+	return nil
 }
 
 // process masks text and sends out what is ready; it returns where the
@@ -536,20 +615,30 @@ func (s *stream) output(b []byte, final bool) {
 	if final {
 		s.msgs = s.fr.flush(s.msgs, now)
 	}
-	s.p.deliver(s.msgs)
+	s.p.enqueue(s.msgs)
 	clear(s.msgs) // drop references into buffers
 }
 
+// flush sends out what the stream holds at the end of a run's output: the
+// held-back bytes, masked as they are, and a last line without a newline.
+func (s *stream) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done {
+		s.process(s.held, true)
+		s.held = s.held[:0]
+	}
+}
+
 // finish ends the stream: the held-back bytes are masked as they are and
-// go out, with the last line.
+// go out, with the last line. Later writes fail.
 func (s *stream) finish() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done {
 		return
 	}
-	s.process(s.buf[:s.held], true)
-	s.held = 0
-	s.buf = nil
+	s.process(s.held, true)
+	s.held = nil
 	s.done = true
 }

@@ -106,9 +106,8 @@ func readJSONLog(t *testing.T, path string) []jsonEntry {
 
 func TestJSONFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app-json.log")
-	ti := newTestInput(JSONFile, map[string]string{"path": path, "tag": "{{.Name}}/{{.ID}}", "env": "STAGE", "labels": "team"})
-	ti.Info.Env = map[string]string{"STAGE": "prod", "OTHER": "x"}
-	ti.Info.Labels = map[string]string{"team": "payments"}
+	ti := newTestInput(JSONFile, map[string]string{"path": path, "tag": "{{.Name}}/{{.ID}}", "env": "STAGE", "env-regex": "^TEAM_"})
+	ti.Info.Env = map[string]string{"STAGE": "prod", "OTHER": "x", "TEAM_NAME": "payments", "MY_TEAM_": "no"}
 	p, err := New(ti.Input)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +119,7 @@ func TestJSONFile(t *testing.T) {
 	if len(entries) != 4 {
 		t.Fatalf("entries = %+v", entries)
 	}
-	wantAttrs := map[string]string{"tag": "app/0123456789ab", "STAGE": "prod", "team": "payments"}
+	wantAttrs := map[string]string{"tag": "app/0123456789ab", "STAGE": "prod", "TEAM_NAME": "payments"}
 	for i, want := range []struct{ log, stream string }{
 		{"err-1\n", "stderr"},
 		{"out-1\n", "stdout"},
@@ -222,6 +221,69 @@ func TestDirect(t *testing.T) {
 	runChild(t, p, `echo "pw canary-direct-77xQ"; readlink /proc/self/fd/1`)
 	if got := ti.stdout.String(); !strings.HasPrefix(got, "pw *****\npipe:") {
 		t.Fatalf("stdout = %q", got)
+	}
+}
+
+// TestStreamAcrossRuns feeds one pipeline the output of several runs of a
+// child, as the supervisor does across restarts: each run's pipe through
+// ReadFrom, first one after the other, then two at once. A run's end sends
+// its last line, without a newline, and the stream stays open for the next.
+func TestStreamAcrossRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app-json.log")
+	ti := newTestInput(JSONFile, map[string]string{"path": path})
+	ti.Tee = false
+	ti.Mask, ti.MaskValues = true, [][]byte{[]byte(MaskCanary)}
+	p, err := New(ti.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run starts sh -c script with its stdout through ReadFrom of p's
+	// stdout stream; the returned func waits for the child and the copy.
+	run := func(script string) func() {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := make(chan error, 1)
+		go func() {
+			_, err := p.Stdout().(io.ReaderFrom).ReadFrom(pr)
+			pr.Close()
+			copied <- err
+		}()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Stdout = pw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		return func() {
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-copied; err != nil {
+				t.Fatalf("ReadFrom: %v", err)
+			}
+		}
+	}
+	run(`echo a-1; printf 'partial-a %s'` + " " + MaskCanary)()
+	run(`echo b-1`)()
+	const lines = 2000
+	loop := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo %s; i=$((i+1)); done`, lines, strings.Repeat("c", 99))
+	waitC, waitD := run(loop), run(loop)
+	waitC()
+	waitD()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries := readJSONLog(t, path)
+	if len(entries) < 3 || entries[0].Log != "a-1\n" || entries[1].Log != "partial-a *****" || entries[2].Log != "b-1\n" {
+		t.Fatalf("first entries %+v, want a-1, the masked partial line, b-1", entries[:min(3, len(entries))])
+	}
+	// The two overlapping runs: every byte arrives, in as many lines as
+	// they wrote newlines (one more where a run's end cut the other's line).
+	s := p.Stats()
+	if wantBytes := uint64(len("a-1") + len("partial-a *****") + len("b-1") + 2*lines*99); s.Bytes != wantBytes || s.Messages < 3+2*lines || s.Messages > 5+2*lines {
+		t.Fatalf("stats %+v, want %d bytes in %d messages", s, wantBytes, 3+2*lines)
 	}
 }
 
@@ -341,6 +403,7 @@ type failingDriver struct {
 	failures int
 	calls    []time.Time
 	got      []string
+	streams  map[string]string // line -> stream
 }
 
 func (d *failingDriver) log(msgs []Message) (int, error) {
@@ -350,6 +413,10 @@ func (d *failingDriver) log(msgs []Message) (int, error) {
 	}
 	for _, m := range msgs {
 		d.got = append(d.got, string(m.Line))
+		if d.streams == nil {
+			d.streams = map[string]string{}
+		}
+		d.streams[string(m.Line)] = m.Stream
 	}
 	return len(msgs), nil
 }
@@ -366,9 +433,14 @@ func TestRetryBackoff(t *testing.T) {
 	}
 	fd := &failingDriver{failures: 4}
 	p.drv = fd
-	runChild(t, p, `echo one; echo two`)
-	if strings.Join(fd.got, ",") != "one,two" && strings.Join(fd.got, ",") != "one,two" {
+	// One line on each stream: the streams deliver in either order, each
+	// line once, on its own stream.
+	runChild(t, p, `echo one; echo two >&2`)
+	if got := strings.Join(fd.got, ","); got != "one,two" && got != "two,one" || len(fd.got) != 2 {
 		t.Fatalf("delivered %q", fd.got)
+	}
+	if fd.streams["one"] != "stdout" || fd.streams["two"] != "stderr" {
+		t.Fatalf("streams %v, want one on stdout and two on stderr", fd.streams)
 	}
 	gaps := []time.Duration{}
 	for i := 1; i < 5; i++ {
@@ -387,28 +459,152 @@ func TestRetryBackoff(t *testing.T) {
 	}
 }
 
-// TestCloseGivesUp checks that Close does not hang on a driver that never
-// recovers: it waits CloseTimeout, then reports what was lost.
+// TestCloseGivesUp checks that Close returns within CloseTimeout on a
+// driver that never recovers, in both modes, and on one whose call never
+// returns, and reports what was lost. In blocking mode the child's last
+// write waits for the driver while Close starts: nothing Close waits for
+// may wait on that write.
 func TestCloseGivesUp(t *testing.T) {
-	ti := newTestInput(JSONFile, map[string]string{"path": filepath.Join(t.TempDir(), "x.log"), "mode": "non-blocking"})
-	ti.CloseTimeout = 300 * time.Millisecond
+	for _, tt := range []struct {
+		name, mode string
+		drv        func() driver
+		want       string
+	}{
+		{"non-blocking, driver down", NonBlocking, func() driver { return &failingDriver{failures: 1 << 30} }, ""},
+		{"blocking, driver down", Blocking, func() driver { return &failingDriver{failures: 1 << 30} }, ""},
+		{"blocking, driver call never returns", Blocking, func() driver { return newStuckDriver(t) }, "the driver did not finish"},
+		{"non-blocking, driver call never returns", NonBlocking, func() driver { return newStuckDriver(t) }, "the driver did not finish"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ti := newTestInput(JSONFile, map[string]string{"path": filepath.Join(t.TempDir(), "x.log"), "mode": tt.mode})
+			ti.CloseTimeout = 500 * time.Millisecond
+			p, err := New(ti.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.drv.close()
+			p.drv = tt.drv()
+			// As the supervisor does: once the child has exited, Close
+			// follows, even if the copy of its output is still in a write.
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			copied := make(chan struct{})
+			go func() {
+				defer close(copied)
+				io.Copy(p.Stdout(), pr)
+			}()
+			cmd := exec.Command("sh", "-c", "echo lost")
+			cmd.Stdout = pw
+			err = cmd.Run()
+			pw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-copied:
+			case <-time.After(200 * time.Millisecond):
+			}
+			closed := make(chan error, 1)
+			start := time.Now()
+			go func() { closed <- p.Close() }()
+			select {
+			case err = <-closed:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("Close still blocked after 20s with CloseTimeout %v", ti.CloseTimeout)
+			}
+			if err == nil || !strings.Contains(err.Error(), "1 messages (4 bytes) were not delivered") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("close: %v", err)
+			}
+			// Generous for a loaded machine; the hang this guards against
+			// has no bound at all.
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("close took %v", d)
+			}
+			if s := p.Stats(); s.DroppedMessages != 1 || s.Messages != 0 {
+				t.Errorf("stats = %+v, want the one line dropped", s)
+			}
+		})
+	}
+}
+
+// TestBlockingWaitsForRoom: in blocking mode a writer waits once the
+// queue holds max-buffer-size bytes the driver has not taken; Close still
+// returns in time, and the waiting write fails instead of hanging.
+func TestBlockingWaitsForRoom(t *testing.T) {
+	ti := newTestInput(JSONFile, map[string]string{"path": filepath.Join(t.TempDir(), "x.log")})
+	ti.CloseTimeout = 500 * time.Millisecond
 	p, err := New(ti.Input)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.drv.close()
 	p.drv = &failingDriver{failures: 1 << 30}
-	cmd := exec.Command("sh", "-c", "echo lost")
-	cmd.Stdout = p.Stdout()
-	cmd.Run()
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	wrote := make(chan int, 1)
+	go func() {
+		n := 0
+		for ; n < 3*DefaultMaxBufferSize/len(line); n++ {
+			if _, err := p.Stdout().Write(line); err != nil {
+				break
+			}
+		}
+		wrote <- n
+	}()
+	// The queue fills, then the writer waits: no write fails before Close.
+	waitFor(t, "the queue to fill", func() bool { return queuedBytes(p.queue) >= DefaultMaxBufferSize })
+	select {
+	case n := <-wrote:
+		t.Fatalf("the writer did not wait: %d lines written with the driver down", n)
+	default:
+	}
 	start := time.Now()
 	err = p.Close()
-	if err == nil || !strings.Contains(err.Error(), "1 messages (4 bytes) were not delivered") {
-		t.Fatalf("close: %v", err)
-	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("close took %v", d)
 	}
+	n := <-wrote
+	if n >= 3*DefaultMaxBufferSize/len(line) {
+		t.Fatalf("all %d lines written: the writer never waited", n)
+	}
+	s := p.Stats()
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d messages", s.DroppedMessages)) || s.DroppedMessages < uint64(DefaultMaxBufferSize/len(line)) {
+		t.Fatalf("close: %v; stats %+v", err, s)
+	}
 }
+
+// queuedBytes is how many bytes of lines q holds.
+func queuedBytes(q *queue) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.arena)
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// stuckDriver's calls block until the test ends: a driver stuck in a write.
+type stuckDriver struct{ release chan struct{} }
+
+func newStuckDriver(t *testing.T) *stuckDriver {
+	d := &stuckDriver{release: make(chan struct{})}
+	t.Cleanup(func() { close(d.release) })
+	return d
+}
+
+func (d *stuckDriver) log(msgs []Message) (int, error) {
+	<-d.release
+	return 0, fmt.Errorf("released")
+}
+
+func (d *stuckDriver) close() error { return nil }
 
 func TestNewErrors(t *testing.T) {
 	defer func(w time.Duration) { startWait = w }(startWait)
@@ -431,6 +627,8 @@ func TestNewErrors(t *testing.T) {
 		{JSONFile, map[string]string{"compress": "true"}, nil, `needs max-file of 2 or more`},
 		{JSONFile, map[string]string{"tag": "{{.Nope}}"}, nil, `json-file option tag="{{.Nope}}": template: tag:1:2: executing "tag" at <.Nope>: can't evaluate field Nope`},
 		{Syslog, map[string]string{"mode": "fast"}, nil, `syslog option mode="fast": want one of blocking, non-blocking`},
+		{JSONFile, map[string]string{"labels": "team"}, nil, `json-file option labels="team": not supported: shroud has no container labels to pick from; remove the option (env and env-regex pick fields from the child's environment)`},
+		{Fluentd, map[string]string{"labels-regex": "^team"}, nil, `fluentd option labels-regex="^team": not supported: shroud has no container labels`},
 		{GELF, map[string]string{"gelf-address": "udp://h:1", "gelf-tcp-max-reconnect": "3"}, nil, `applies to tcp:// addresses only`},
 		{"journald", nil, nil, `unknown log driver "journald"`},
 	} {

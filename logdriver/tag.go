@@ -27,11 +27,10 @@ type Info struct {
 	ImageName string
 	ImageID   string
 	Hostname  string
-	// Labels and Env are what the labels, labels-regex, env and env-regex
-	// options pick extra record fields from. Env is the child's plain
-	// environment; its secrets are masked if they show up anyway.
-	Labels map[string]string
-	Env    map[string]string
+	// Env is what the env and env-regex options pick extra record fields
+	// from: the child's plain environment, without the variables bound to
+	// secrets (a secret that shows up anyway is masked).
+	Env map[string]string
 }
 
 // tagData is what a tag template sees.
@@ -93,11 +92,13 @@ func (t tagTemplate) render(info Info) string {
 	return b.String()
 }
 
-// attrSelector picks extra record fields from labels and environment, as
-// Docker's labels, labels-regex, env and env-regex options do.
+// attrSelector picks extra record fields from the environment, as Docker's
+// env and env-regex options do. Docker's labels and labels-regex pick from
+// the container's labels, which shroud does not have: they are refused, so
+// that a logConfiguration using them does not silently lose fields.
 type attrSelector struct {
-	labels, env           []string
-	labelsRegex, envRegex *regexp.Regexp
+	env      []string
+	envRegex *regexp.Regexp
 }
 
 func parseAttrs(r *optReader) attrSelector {
@@ -122,23 +123,23 @@ func parseAttrs(r *optReader) attrSelector {
 		}
 		return x
 	}
-	a.labels, a.env = list("labels"), list("env")
-	a.labelsRegex, a.envRegex = re("labels-regex"), re("env-regex")
+	for _, name := range []string{"labels", "labels-regex"} {
+		if r.has(name) {
+			r.fail(name, "not supported: shroud has no container labels to pick from; remove the option (env and env-regex pick fields from the child's environment)")
+		}
+	}
+	a.env, a.envRegex = list("env"), re("env-regex")
 	return a
 }
 
 // pick returns the selected fields; nil when there are none.
 func (a attrSelector) pick(info Info) map[string]string {
 	out := map[string]string{}
-	from := func(m map[string]string, names []string, re *regexp.Regexp) {
-		for k, v := range m {
-			if slices.Contains(names, k) || re != nil && re.MatchString(k) {
-				out[k] = v
-			}
+	for k, v := range info.Env {
+		if slices.Contains(a.env, k) || a.envRegex != nil && a.envRegex.MatchString(k) {
+			out[k] = v
 		}
 	}
-	from(info.Labels, a.labels, a.labelsRegex)
-	from(info.Env, a.env, a.envRegex)
 	if len(out) == 0 {
 		return nil
 	}

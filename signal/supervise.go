@@ -48,7 +48,10 @@ type Input struct {
 	Dir string
 	// Stdin, Stdout and Stderr are the child's stdio. An *os.File is
 	// inherited as it is, so a terminal stays a terminal; any other Reader
-	// or Writer is copied through a pipe; nil is /dev/null.
+	// or Writer is copied through a pipe; nil is /dev/null. A Writer that
+	// is an io.ReaderFrom is given each run's pipe to read, and must be safe
+	// for calls that overlap (the output of a run that ended may still come
+	// while the next run writes); other Writers are locked for it.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 
@@ -359,6 +362,12 @@ func (l *loop) onSignal(sig syscall.Signal) {
 	default:
 		l.s.log.Debug("forwarding signal", "signal", signalName(sig), "pid", l.cur.pid, "group", l.s.in.SignalGroup)
 		l.kill(sig)
+		if terminating(sig) && l.cur.stopped {
+			// A child stopped by job control cannot act on the signal
+			// until it runs again: docker stop would wait for its
+			// SIGKILL.
+			l.resume()
+		}
 		if terminating(sig) {
 			// Whoever sent it wants the child to end (docker stop,
 			// Ctrl-C): its end is not a crash to retry, and a
@@ -424,6 +433,7 @@ func (l *loop) reap() {
 // without shroud. PID 1 has no shell above it and keeps running.
 func (l *loop) childStopped(sig syscall.Signal) {
 	l.cur.stopped = true
+	l.s.log.Debug("child stopped", "signal", signalName(sig), "pid", l.cur.pid)
 	switch sig {
 	case unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
 	default:

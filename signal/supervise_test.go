@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	ossignal "os/signal"
@@ -19,8 +21,9 @@ import (
 )
 
 // The supervisor runs in the test process itself, as it runs in shroud; the
-// children are this test binary again (testChild), real processes that
-// record the signals they receive in a file, one line each:
+// children are this test binary again (testChild, or pipeSizeChild with
+// SHROUD_TEST_CHILD=pipesize), real processes that record the signals they
+// receive in a file, one line each:
 //
 //	start UNIXNANO PID GEN
 //	SIGHUP
@@ -31,6 +34,9 @@ import (
 // makes it start one more of itself in its process group, recording to
 // REC.grand.
 func testChild() {
+	if os.Getenv("SHROUD_TEST_CHILD") == "pipesize" {
+		pipeSizeChild()
+	}
 	rec := os.Getenv("REC")
 	f, err := os.OpenFile(rec, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -62,6 +68,21 @@ func testChild() {
 			os.Exit(99) // not reached
 		}
 	}
+}
+
+// pipeSizeChild prints "pipe=N", N the size of the pipe that is its stdout,
+// once it is 1 MiB or after 10s: whoever reads the pipe may size it just
+// after the start.
+func pipeSizeChild() {
+	size := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if size, err = unix.FcntlInt(1, unix.F_GETPIPE_SZ, 0); err != nil || size >= 1<<20 {
+			break
+		}
+	}
+	fmt.Printf("pipe=%d\n", size)
+	os.Exit(0)
 }
 
 // childInput is an Input that runs testChild recording to rec.
@@ -529,6 +550,33 @@ func TestTerminatingSignalIsFinal(t *testing.T) {
 	})
 }
 
+// TestTerminatingSignalToStoppedChild: a terminating signal forwarded to a
+// child stopped by job control continues it, so that it acts on the signal
+// (here: records it and dies of it) instead of waiting for a SIGCONT that
+// docker stop never sends.
+func TestTerminatingSignalToStoppedChild(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "rec")
+	in := childInput(rec)
+	logs := &syncBuffer{b: &bytes.Buffer{}}
+	in.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := startSupervisor(t, in)
+	waitRecord(t, rec, "the child to start", hasStarts(1))
+	if err := unix.Kill(-s.Pid(), unix.SIGSTOP); err != nil { // its group, as job control does
+		t.Fatal(err)
+	}
+	waitFor(t, "the supervisor to see the child stop", func() bool { return strings.Contains(logs.String(), `msg="child stopped" signal=SIGSTOP`) })
+	unix.Kill(os.Getpid(), unix.SIGTERM)
+	select {
+	case <-s.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the stopped child did not act on the forwarded SIGTERM; it has:\n%s", strings.Join(readRecord(rec).lines, "\n"))
+	}
+	code, err := s.Wait()
+	if code != 143 || err != nil || readRecord(rec).count("SIGTERM") != 1 {
+		t.Fatalf("status %d, %v; want 143 and the SIGTERM handled once:\n%s", code, err, strings.Join(readRecord(rec).lines, "\n"))
+	}
+}
+
 // TestFirstRunIsNotRetried: a child started by Start that fails ends
 // supervision with its status at once, as without shroud.
 func TestFirstRunIsNotRetried(t *testing.T) {
@@ -569,6 +617,64 @@ func TestStdio(t *testing.T) {
 	})
 	if code != 0 || err != nil || out.String() != "from-stdin\nto-stderr\nto-stdout\n" {
 		t.Fatalf("status %d, %v, output %q", code, err, out.String())
+	}
+}
+
+// readerFrom is a Writer that is an io.ReaderFrom, as the log pipeline's
+// streams are: it records what it was given to read.
+type readerFrom struct {
+	mu      sync.Mutex
+	out     bytes.Buffer
+	readers []string // the type of each Reader given to ReadFrom
+	writes  int
+}
+
+func (w *readerFrom) ReadFrom(r io.Reader) (int64, error) {
+	w.mu.Lock()
+	w.readers = append(w.readers, fmt.Sprintf("%T", r))
+	w.mu.Unlock()
+	if f, ok := r.(*os.File); ok {
+		// What the log pipeline does with the pipe it is given.
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20); err != nil {
+			return 0, err
+		}
+	}
+	b, err := io.ReadAll(r)
+	w.mu.Lock()
+	w.out.Write(b)
+	w.mu.Unlock()
+	return int64(len(b)), err
+}
+
+func (w *readerFrom) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.out.Write(b)
+}
+
+// TestStdoutReaderFrom: a Writer that is an io.ReaderFrom gets the child's
+// pipe itself, with no wrapper in between, once per run; the child sees the
+// pipe it sized.
+func TestStdoutReaderFrom(t *testing.T) {
+	w := &readerFrom{}
+	in := Input{
+		Argv:   []string{os.Args[0]},
+		Env:    []string{"SHROUD_TEST_CHILD=pipesize", "PATH=" + os.Getenv("PATH")},
+		Stdout: w,
+		Stderr: os.Stderr,
+	}
+	code, err := Supervise(in)
+	if code != 0 || err != nil {
+		t.Fatalf("status %d, %v", code, err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if fmt.Sprint(w.readers) != "[*os.File]" || w.writes != 0 {
+		t.Fatalf("ReadFrom given %v, %d Writes: want the pipe, as an *os.File, once, and no Write", w.readers, w.writes)
+	}
+	if got := strings.TrimSpace(w.out.String()); got != "pipe=1048576" {
+		t.Fatalf("child says %q, want its stdout to be the 1 MiB pipe the ReaderFrom made", got)
 	}
 }
 

@@ -40,6 +40,8 @@ import (
 //	          or - when unset), then per SIGHUP, SIGUSR1 or SIGUSR2 "NAME
 //	          CONTENT" (CONTENT: $SECRET_FILE's, read then); on SIGTERM
 //	          appends "SIGTERM" and exits 0.
+//	pipesize  prints "pipe=N", the size of the pipe that is its stdout, once
+//	          it is 1 MiB or after 10s (shroud sizes it just after the start).
 func e2eChild(mode string) int {
 	switch mode {
 	case "rotation":
@@ -58,6 +60,8 @@ func e2eChild(mode string) int {
 	case "fgcheck":
 		fmt.Printf("restored=%v\n", isForeground())
 		return 0
+	case "pipesize":
+		return pipeSizeChild()
 	}
 	fmt.Fprintf(os.Stderr, "unknown SHROUD_E2E_CHILD %q\n", mode)
 	return 2

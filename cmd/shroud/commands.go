@@ -102,7 +102,7 @@ func run(c *cli.Context) error {
 	// Direct: the child inherits shroud's stdout and stderr.
 	logs, err := logdriver.New(logdriver.Input{
 		Config: *m.Log,
-		Info:   logdriver.Info{Name: filepath.Base(argv[0]), Command: strings.Join(argv, " ")},
+		Info:   logdriver.Info{Name: filepath.Base(argv[0]), Command: strings.Join(argv, " "), Env: plainEnv(os.Environ(), spec, m)},
 	})
 	if err != nil {
 		return withCode(signal.ExitFailure, err)
