@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	ossignal "os/signal"
 	"path/filepath"
 	"strconv"
@@ -794,4 +795,56 @@ func TestForwardable(t *testing.T) {
 			t.Errorf("%v is forwarded", s)
 		}
 	}
+}
+
+// TestReapLeavesOwnChildren: while the supervisor reaps a stream of orphans
+// of the child (shroud is their subreaper), processes shroud starts itself
+// through os/exec (a notify command, an SDK's credential_process) keep
+// their exit status for their own Wait; and every orphan is still reaped.
+func TestReapLeavesOwnChildren(t *testing.T) {
+	const orphans = 100
+	stop := filepath.Join(t.TempDir(), "stop")
+	// Each (sleep 0 &) leaves an orphan that is reparented to the test
+	// process, the child's subreaper, and ends there.
+	script := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do (sleep 0 &); i=$((i+1)); done; while [ ! -e %s ]; do sleep 0.05; done`, orphans, stop)
+	s := startSupervisor(t, Input{Argv: []string{"sh", "-c", script}})
+	for i := range 100 {
+		err := exec.Command("sh", "-c", "exit 3").Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("os/exec run %d while supervising: %v, want exit status 3", i, err)
+		}
+	}
+	os.WriteFile(stop, nil, 0o600)
+	if code, err := waitDone(t, s); code != 0 || err != nil {
+		t.Fatalf("child: %d %v", code, err)
+	}
+	waitFor(t, "no zombie children left", func() bool { return len(zombieChildren(t)) == 0 })
+}
+
+// zombieChildren lists this process's children that have ended and are not
+// yet reaped.
+func zombieChildren(t *testing.T) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zombies []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) > 1 && fields[0] == "Z" && fields[1] == strconv.Itoa(os.Getpid()) {
+			zombies = append(zombies, pid)
+		}
+	}
+	return zombies
 }
