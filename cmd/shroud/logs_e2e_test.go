@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestRunLogDriverMasks runs a real child under `shroud run` with the
@@ -75,3 +78,54 @@ func TestRunLogNoneKeepsFastPath(t *testing.T) {
 		t.Fatalf("exit %d stdout %q, want the child to have shroud's pid %d", r.code, r.stdout, r.pid)
 	}
 }
+
+// TestRunMaskFollowsRotation: a secret that rotates while the child runs is
+// masked in the child's output by its new value too (the watch loop hands
+// every new value to the masker), and the old one stays masked.
+func TestRunMaskFollowsRotation(t *testing.T) {
+	dir := t.TempDir()
+	v1, v2 := rotCanaries[4], rotCanaries[5]+"-rotated" // 18 and 26 bytes
+	write(t, dir, "src/pw", v1)
+	logPath := filepath.Join(dir, "logs", "app.log")
+	write(t, dir, "shroud.toml", fmt.Sprintf(`
+[rotation]
+interval = "0"      # file: sources are watched
+on_change = "none"  # the child reads the file each time
+
+[[files]]
+path = "out/pw"
+value_from = "file:src/pw"
+
+[log]
+driver = "json-file"
+mask = true
+options = { path = %q }
+`, logPath))
+	script := `while :; do printf 'pw=%s len=%s\n' "$(cat out/pw)" "$(wc -c < out/pw)"; sleep 0.05; done`
+	s := startShroud(t, nil, "run", "--config", filepath.Join(dir, "shroud.toml"), "--", "sh", "-c", "cd "+dir+" && "+script)
+	logged := func() string {
+		data, _ := os.ReadFile(logPath)
+		return string(data)
+	}
+	awaitLog := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged(), what); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %q in the log (last lines %q); shroud's stderr:\n%s", what, tail(logged()), s.stderr)
+			}
+		}
+	}
+	awaitLog(`pw=***** len=18`)
+	replaceFile(t, filepath.Join(dir, "src", "pw"), v2)
+	awaitLog(`pw=***** len=26`)
+	s.signal(t, unix.SIGTERM)
+	s.wait(t)
+	noRotCanary(t, "the json-file log", logged())
+	noRotCanary(t, "shroud's stderr", s.stderr.String())
+	if strings.Contains(logged(), "-rotated") {
+		t.Errorf("the rotated value is not masked:\n%s", logged())
+	}
+}
+
+// tail is the end of a log, for a failure message.
+func tail(log string) string { return log[max(0, len(log)-400):] }
