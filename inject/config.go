@@ -49,15 +49,14 @@ type Config struct {
 	// path is the file this was read from; relative paths in it resolve
 	// against its directory.
 	path string
-	// src is the file's text, for the line of a key in errors.
-	src []byte
+	// structure is the file's lines as structureLines gives them, for the
+	// line of a header or key in errors.
+	structure []string
 	// lines maps an array-of-tables name ("secrets") to the line of each of
 	// its [[headers]], so errors can point at the entry.
 	lines map[string][]int
 	// templates holds each [[files]] entry's parsed template, or nil.
 	templates []*template.Template
-	// logLine is the line of the [log] header.
-	logLine int
 }
 
 // SecretSpec binds one environment variable (ECS containerDefinitions.secrets).
@@ -139,7 +138,7 @@ func LoadConfig(path string) (*Config, error) {
 // ParseConfig parses config text read from path; path names the file in
 // errors and anchors relative paths.
 func ParseConfig(path string, data []byte) (*Config, error) {
-	cfg := &Config{path: path, src: data}
+	cfg := &Config{path: path, structure: structureLines(data)}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {
 		var perr toml.ParseError
@@ -152,10 +151,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	cfg.lines = tableHeaderLines(data)
+	cfg.lines = tableHeaderLines(cfg.structure)
 	cfg.rotationSet = md.IsDefined("rotation")
 	cfg.readFileLayout(md, data)
-	cfg.logLine = logHeaderLine(data)
 
 	var errs *multierror.Error
 	seen := map[string]int{}
@@ -164,7 +162,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		if len(key) > 2 && key[0] == "log" && key[1] == "options" {
 			continue // a table as an option value: validateLog says so
 		}
-		line := keyLine(data, key, seen[name])
+		line := keyLine(cfg.structure, key, seen[name])
 		seen[name]++
 		errs = multierror.Append(errs, fmt.Errorf("%s: unknown key %q%s", cfg.at(line), name, knownKeysHint(key)))
 	}
@@ -217,7 +215,7 @@ func (c *Config) validate() error {
 func (c *Config) validateAlibaba(add func(format string, args ...any)) {
 	a := c.Alibaba
 	at := func(key ...string) string {
-		return c.at(keyLine(c.src, append(toml.Key{"alibaba"}, key...), 0))
+		return c.at(keyLine(c.structure, append(toml.Key{"alibaba"}, key...), 0))
 	}
 	if a.Region != "" && !sources.ValidAlibabaRegion(a.Region) {
 		add("%s: [alibaba] region %q is not an Alibaba Cloud region ID like cn-hangzhou", at("region"), a.Region)
@@ -344,10 +342,11 @@ func (c *Config) at(line int) string {
 	return fmt.Sprintf("%s:%d", c.path, line)
 }
 
-// tableHeaderLines finds the line of every [[name]] and [name] header.
-func tableHeaderLines(data []byte) map[string][]int {
+// tableHeaderLines finds the line of every [[name]] and [name] header in
+// the lines of structureLines.
+func tableHeaderLines(lines []string) map[string][]int {
 	out := map[string][]int{}
-	for i, line := range strings.Split(string(data), "\n") {
+	for i, line := range lines {
 		line = strings.TrimSpace(line)
 		if strings.HasPrefix(line, "[[") {
 			if end := strings.Index(line, "]]"); end > 0 {
@@ -366,12 +365,12 @@ func tableHeaderLines(data []byte) map[string][]int {
 
 // keyLine finds the line that defines key, skipping the first skip matches
 // (an unknown key repeated in several [[entries]]). It returns 0 when the key
-// is not found, e.g. inside an inline table.
-func keyLine(data []byte, key toml.Key, skip int) int {
+// is not found, e.g. inside an inline table. lines are structureLines'.
+func keyLine(lines []string, key toml.Key, skip int) int {
 	parent := strings.Join(key[:len(key)-1], ".")
 	last := key[len(key)-1]
 	table := ""
-	for i, line := range strings.Split(string(data), "\n") {
+	for i, line := range lines {
 		line = strings.TrimSpace(line)
 		if strings.HasPrefix(line, "[") {
 			header := strings.Trim(line[:strings.LastIndexByte(line+"]", ']')], "[] ")

@@ -248,3 +248,50 @@ access_key_id = "LTAI"
 		}
 	}
 }
+
+// TestConfigLinesSkipStrings: text inside strings and comments that looks
+// like a header or a key (a template rendering a TOML or INI file) is never
+// taken for one when errors name a line.
+func TestConfigLinesSkipStrings(t *testing.T) {
+	_, err := parse(t, `[[files]]   # [[secrets]] in a comment
+path = "out/app.ini"
+template = '''
+[aws]
+[[secrets]]
+nmae = "{{ secret "file:pw" }}"
+'''
+[[files]]
+path = "out/b"
+template = """x \""" [[secrets]]
+nmae = y"""
+value_from = "file:b"
+
+[[secrets]]
+nmae = "B"
+
+[aws]
+timeout = "soon"
+`)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`shroud.toml:15: unknown key "secrets.nmae"`,
+		`shroud.toml:14 [[secrets]] #1: name "" is not a valid environment variable name`,
+		`shroud.toml:17 [aws]: timeout "soon"`,
+		`shroud.toml:8 [[files]] #2`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestStructureLines(t *testing.T) {
+	doc := "a = 1 # c\nt = '''x\n[h]\ny'''  # z\ns = \"# not a comment\" # c\nu = \"\"\"q\\\"\"\"\nk = 2\n\"\"\"\n[real]"
+	want := []string{"a = 1 ", "t = '''", "", "'''  ", `s = "# not a comment" `, `u = """`, "", `"""`, "[real]"}
+	got := structureLines([]byte(doc))
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("structureLines:\n got %q\nwant %q", got, want)
+	}
+}

@@ -103,24 +103,26 @@ func (c *Config) readFileLayout(md toml.MetaData, data []byte) {
 		if c.Files[i].Template == "" || i >= len(starts) {
 			continue
 		}
-		c.Files[i].layout.templateLine, c.Files[i].layout.templateCol = templateStart(lines, starts[i])
+		c.Files[i].layout.templateLine, c.Files[i].layout.templateCol = templateStart(lines, c.structure, starts[i])
 	}
 }
 
 // templateStart finds where the text of the template key of the entry
 // whose header is on line header starts: the line after a triple quote
 // that ends its line (TOML drops that newline), else just after the quote.
-func templateStart(lines []string, header int) (line, col int) {
+// It finds the key in structure (structureLines'), and reads the value in
+// lines, the document's lines: both agree up to the opening quotes.
+func templateStart(lines, structure []string, header int) (line, col int) {
 	for n := header; n < len(lines); n++ { // lines[n] is line n+1
-		l := lines[n]
-		trimmed := strings.TrimSpace(l)
-		if strings.HasPrefix(trimmed, "[") {
+		if strings.HasPrefix(strings.TrimSpace(structure[n]), "[") {
 			break
 		}
-		k, v, ok := strings.Cut(l, "=")
+		k, _, ok := strings.Cut(structure[n], "=")
 		if !ok || strings.Trim(strings.TrimSpace(k), `"'`) != "template" {
 			continue
 		}
+		l := lines[n]
+		_, v, _ := strings.Cut(l, "=")
 		rest := strings.TrimLeft(v, " \t")
 		at := len(l) - len(rest) // index of the opening quote
 		for _, q := range []string{"'''", `"""`, "'", `"`} {

@@ -77,7 +77,7 @@ func (c *Config) validateLog() error {
 		return nil
 	}
 	var errs *multierror.Error
-	at := c.at(c.logLine) + " [log]"
+	at := c.table("log")
 	add := func(format string, args ...any) { errs = multierror.Append(errs, fmt.Errorf(format, args...)) }
 
 	opts, bad := logOptionStrings(l.Options)
@@ -151,7 +151,7 @@ func (c *Config) logTarget() *LogTarget {
 			opts[name] = c.resolvePath(p)
 		}
 	}
-	t := &LogTarget{Driver: l.Driver, Options: opts, Mask: l.Mask, Origin: c.at(c.logLine) + " [log]"}
+	t := &LogTarget{Driver: l.Driver, Options: opts, Mask: l.Mask, Origin: c.table("log")}
 	if t.Driver == "" {
 		t.Driver = logdriver.None
 	}
@@ -251,14 +251,4 @@ func (s *Spec) materializeLog(vals Values) (*logdriver.Config, error) {
 		cfg.SecretOptions = append(cfg.SecretOptions, o.Name)
 	}
 	return cfg, errs.ErrorOrNil()
-}
-
-// logHeaderLine finds the line of the [log] header, 0 if there is none.
-func logHeaderLine(data []byte) int {
-	for i, line := range strings.Split(string(data), "\n") {
-		if strings.ReplaceAll(strings.TrimSpace(strings.SplitN(line, "#", 2)[0]), " ", "") == "[log]" {
-			return i + 1
-		}
-	}
-	return 0
 }

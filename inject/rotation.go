@@ -123,7 +123,7 @@ func parseDuration(s string) (time.Duration, error) {
 // problem names its key's line.
 func (c *Config) validateRotation(add func(format string, args ...any)) {
 	rc := c.RotationTable
-	at := func(key string) string { return c.at(keyLine(c.src, toml.Key{"rotation", key}, 0)) }
+	at := func(key string) string { return c.at(keyLine(c.structure, toml.Key{"rotation", key}, 0)) }
 	for _, kv := range [][2]string{{"interval", rc.Interval}, {"splay", rc.Splay}, {"stop_timeout", rc.StopTimeout}} {
 		if kv[1] == "" {
 			continue
