@@ -148,6 +148,12 @@ func TestQuickStart(t *testing.T) {
 	if err != nil || !strings.Contains(string(ci), "\n"+cmds[1]+"\n") {
 		t.Errorf(".ci/run must run the README's test command %q exactly", cmds[1])
 	}
+	// The command writes the example's files into the checkout, as it does
+	// for a reader; leave the checkout as it was found.
+	written := filepath.Join(repoRoot, "examples", "local", "run")
+	if _, err := os.Stat(written); os.IsNotExist(err) {
+		t.Cleanup(func() { os.RemoveAll(written) })
+	}
 	cmd := exec.Command("sh", "-c", cmds[0])
 	cmd.Dir = repoRoot
 	out, err := cmd.CombinedOutput()
