@@ -45,7 +45,7 @@ func formatOf(path string) Format {
 		return YAML
 	case strings.HasSuffix(base, ".properties"):
 		return Properties
-	case base == ".env", strings.HasSuffix(base, ".env"), strings.HasPrefix(base, ".env."):
+	case sources.IsDotenvName(base):
 		return Dotenv
 	}
 	return ""

@@ -154,10 +154,10 @@ func (r Rendered) open(create bool) (*target, error) {
 	if top == "" {
 		top = filepath.Dir(r.Path)
 	}
-	rel, err := filepath.Rel(top, r.Path)
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+	if !within(top, r.Path) {
 		return fail("the path is outside files_root %s", top)
 	}
+	rel, _ := filepath.Rel(top, r.Path)
 	if create {
 		if err := mkdirAll(top, r.Owner); err != nil {
 			return fail("creating its directory: %v", err)

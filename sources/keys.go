@@ -53,10 +53,18 @@ func fileFormat(path string) string {
 		return "json"
 	case strings.HasSuffix(base, ".toml"):
 		return "toml"
-	case base == ".env" || strings.HasSuffix(base, ".env") || strings.HasPrefix(base, ".env."):
+	case IsDotenvName(path):
 		return "dotenv"
 	}
 	return ""
+}
+
+// IsDotenvName reports whether a file is a dotenv file by its name: .env,
+// NAME.env or .env.NAME, in any case. Both file: sources and [[files]]
+// targets go by it.
+func IsDotenvName(path string) bool {
+	base := strings.ToLower(filepath.Base(path))
+	return base == ".env" || strings.HasSuffix(base, ".env") || strings.HasPrefix(base, ".env.")
 }
 
 // tomlFields returns the top-level keys of a TOML document. Strings are their
