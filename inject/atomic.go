@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,8 +26,9 @@ import (
 //
 // A change writes a whole new generation, then renames a new ..data link
 // over the old one: one atomic step switches every file of the set. The
-// generation before stays until the next switch, so a reader that resolved
-// ..data just before it can finish; older ones are removed.
+// generation before stays until the next switch, and any older one until it
+// has been replaced for retireGrace, so a reader that resolved ..data just
+// before a switch can finish, even when switches follow each other fast.
 const (
 	dataLink    = "..data"
 	dataLinkTmp = "..data_tmp"
@@ -220,18 +222,40 @@ func syncDir(d *os.Root, name string) error {
 	return dir.Sync()
 }
 
-// retire removes every generation but the current and the one it
-// replaced. A failure only leaves an old generation behind.
+// retireGrace is how long a generation stays once replaced: the longest a
+// reader may take between resolving ..data and opening a file in it,
+// with margin (a loaded machine can stall a reader for many milliseconds).
+const retireGrace = 5 * time.Second
+
+// retire removes the generations a reader can no longer be in: all but
+// the current and the one it replaced, once their successor has been in
+// place for retireGrace. A generation's successor is the next one by
+// modification time (set as its files were written, before its switch).
+// A failure only leaves an old generation behind.
 func retire(d *os.Root, current, previous string) {
 	dir, err := d.Open(".")
 	if err != nil {
 		return
 	}
-	names, _ := dir.Readdirnames(-1)
+	entries, _ := dir.ReadDir(-1)
 	dir.Close()
-	for _, name := range names {
-		if isGeneration(name) && name != current && name != previous {
-			d.RemoveAll(name)
+	type gen struct {
+		name string
+		made time.Time
+	}
+	var gens []gen
+	for _, e := range entries {
+		if !e.IsDir() || !isGeneration(e.Name()) {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			gens = append(gens, gen{e.Name(), info.ModTime()})
+		}
+	}
+	slices.SortFunc(gens, func(a, b gen) int { return a.made.Compare(b.made) })
+	for i, g := range gens[:max(len(gens)-1, 0)] {
+		if g.name != current && g.name != previous && time.Since(gens[i+1].made) > retireGrace {
+			d.RemoveAll(g.name)
 		}
 	}
 }

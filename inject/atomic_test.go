@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,26 +79,46 @@ func TestWriteSetLayout(t *testing.T) {
 	if inode(t, filepath.Join(dir, "ca.pem")) != keep {
 		t.Error("an unchanged file of the set was rewritten")
 	}
-	// Third generation: the first is retired, the one before stays.
+	generations := func() []string {
+		var gens []string
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if isGeneration(e.Name()) {
+				gens = append(gens, e.Name())
+			}
+			if strings.Contains(e.Name(), ".tmp") || e.Name() == "..data_tmp" {
+				t.Errorf("left behind: %s", e.Name())
+			}
+		}
+		return gens
+	}
+	// Third generation, right after the second: the first was replaced
+	// only now, and a reader may still be in it: it stays.
+	gen2, _ := os.Readlink(filepath.Join(dir, dataLink))
 	if _, err := materializedSet(dir, 3).WriteFiles(); err != nil {
 		t.Fatal(err)
 	}
-	var gens []string
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if isGeneration(e.Name()) {
-			gens = append(gens, e.Name())
-		}
-		if strings.Contains(e.Name(), ".tmp") || e.Name() == "..data_tmp" {
-			t.Errorf("left behind: %s", e.Name())
-		}
+	if gens := generations(); len(gens) != 3 {
+		t.Errorf("generations %v, want all three within the grace", gens)
 	}
-	if len(gens) != 2 || gens[0] == gen1 || gens[1] == gen1 {
-		t.Errorf("generations %v (first was %s)", gens, gen1)
+	// Once its successor has been in place for retireGrace, the first is
+	// retired at the next switch; the one before the current stays.
+	long := time.Now().Add(-2 * retireGrace)
+	if err := os.Chtimes(filepath.Join(dir, gen1), long.Add(-time.Second), long.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(dir, gen2), long, long); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := materializedSet(dir, 4).WriteFiles(); err != nil {
+		t.Fatal(err)
+	}
+	if gens := generations(); len(gens) != 3 || slices.Contains(gens, gen1) || !slices.Contains(gens, gen2) {
+		t.Errorf("generations %v (first was %s, second %s): want the first retired, the second kept as its successor is new", gens, gen1, gen2)
 	}
 	for _, name := range setFiles {
 		data, _ := os.ReadFile(filepath.Join(dir, name))
-		if g, err := parseSetContent(name, data); g != 3 || err != nil {
+		if g, err := parseSetContent(name, data); g != 4 || err != nil {
 			t.Errorf("%s: generation %d, %v", name, g, err)
 		}
 	}
