@@ -449,3 +449,30 @@ func readEnv(t *testing.T, path string) map[string]string {
 	}
 	return env
 }
+
+// TestKMSDebugEnvHidden: DEBUG=tea (and dara, credential) turns on the
+// Alibaba SDK's request tracing, which prints every request header to
+// stdout, the STS security token among them. shroud keeps it off, and the
+// child still gets DEBUG as shroud was given it.
+func TestKMSDebugEnvHidden(t *testing.T) {
+	fake := kmsCloud(t)
+	const id, secret, token = "STS.debugKeyId", "debug-sts-secret-Uq3v", "debug-sts-token-Mx8c"
+	fake.AddSTSToken(id, secret, token, time.Hour)
+	dir := t.TempDir()
+	kmsConfig(t, dir, fake, "", "[[secrets]]\nname = \"API_KEY\"\nvalue_from = \"kms:prod/api-key\"\n")
+	const debug = "tea,dara,credential,sdk"
+	env := []string{"DEBUG=" + debug, "ALIBABA_CLOUD_ACCESS_KEY_ID=" + id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + secret, "ALIBABA_CLOUD_SECURITY_TOKEN=" + token}
+	r := shroud(t, dir, env, "run", "--config", "shroud.toml", "--", "sh", "-c", `echo "debug=$DEBUG key=${#API_KEY}"`)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if want := fmt.Sprintf("debug=%s key=%d\n", debug, len(kmsCanaries[2])); r.stdout != want {
+		t.Errorf("stdout = %q, want only the child's %q", r.stdout, want)
+	}
+	for _, text := range []string{r.stdout, r.stderr} {
+		if strings.Contains(text, token) || strings.Contains(text, secret) {
+			t.Errorf("a credential is shown:\n%s", text)
+		}
+	}
+	noKMSCanary(t, "run with DEBUG", r.stdout, r.stderr)
+}

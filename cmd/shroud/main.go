@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/internal/sdkdebug"
 	"github.com/shroud-dev/shroud/signal"
 )
 
@@ -23,6 +24,7 @@ import (
 var version = ""
 
 func main() {
+	sdkdebug.Restore() // the child sees DEBUG as shroud was given it
 	os.Exit(Main(os.Args, os.Stdout, os.Stderr))
 }
 

@@ -25,6 +25,9 @@ import (
 	util "github.com/alibabacloud-go/tea-utils/v2/service"
 	"github.com/alibabacloud-go/tea/tea"
 
+	// Hides DEBUG from the SDK's initializers: DEBUG=tea would print
+	// request headers, the STS security token among them.
+	_ "github.com/shroud-dev/shroud/internal/sdkdebug"
 	"github.com/shroud-dev/shroud/sources"
 )
 
