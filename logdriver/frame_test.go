@@ -2,13 +2,11 @@ package logdriver
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 // dockerCopy is Docker's copier loop (daemon/logger/copier.go), reduced to
@@ -148,31 +146,4 @@ func TestFramingTimes(t *testing.T) {
 	if !msgs[0].Time.Equal(t0) || !msgs[1].Time.Equal(msgs[2].Time) || msgs[1].Time.Equal(msgs[3].Time) {
 		t.Fatalf("times: %v %v %v %v", msgs[0].Time, msgs[1].Time, msgs[2].Time, msgs[3].Time)
 	}
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	f.Add([]byte("plain ascii text, long enough for words"))
-	f.Add([]byte("tab\there \"quoted\" back\\slash é \xff\xfe \x00\x1f\x7f \u2028"))
-	f.Fuzz(func(t *testing.T, s []byte) {
-		out := appendJSONString(nil, s)
-		var got string
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatalf("%q: invalid JSON %q: %v", s, out, err)
-		}
-		if want := strings.ToValidUTF8(string(s), "\uFFFD"); utf8.Valid(s) && got != want {
-			t.Fatalf("%q round-trips to %q", s, got)
-		}
-		if !utf8.Valid(s) {
-			// Each invalid byte becomes one U+FFFD.
-			var want []rune
-			for b := s; len(b) > 0; {
-				r, n := utf8.DecodeRune(b)
-				want = append(want, r)
-				b = b[n:]
-			}
-			if got != string(want) {
-				t.Fatalf("%q decodes to %q, want %q", s, got, string(want))
-			}
-		}
-	})
 }

@@ -117,8 +117,12 @@ func (j *jsonFile) open() error {
 	return nil
 }
 
-// log writes msgs with one write, or one per file when the file rotates
-// among them.
+// writeSize is about how much a json-file write carries: large enough for
+// few calls, small enough that the entries are still in the cache when the
+// kernel copies them, and the buffer's size stays bounded.
+const writeSize = 256 << 10
+
+// log writes msgs in writes of about writeSize, and at each rotation.
 func (j *jsonFile) log(msgs []Message) (int, error) {
 	j.buf = j.buf[:0]
 	done := 0 // msgs[:done] are written
@@ -136,6 +140,13 @@ func (j *jsonFile) log(msgs []Message) (int, error) {
 				return done, err
 			}
 			j.buf = append(j.buf[:0], j.buf[mark:]...)
+		}
+		if len(j.buf) >= writeSize {
+			if err := j.write(j.buf); err != nil {
+				return done, err
+			}
+			done = i + 1
+			j.buf = j.buf[:0]
 		}
 	}
 	if err := j.write(j.buf); err != nil {
