@@ -7,7 +7,8 @@
 //     and polled every 10 s), beside a minimal Go program that starts sleep
 //     and waits for it (the least any Go supervisor costs), and sleep itself;
 //   - CPU time and wake-ups while idle over a window (default 60 s) of the
-//     same shroud, the same baseline and sleep.
+//     same shroud, the same baseline and sleep, and their resident memory
+//     at the end of it.
 //
 // Each RSS figure is the median of -n starts, interleaved so that machine
 // noise hits all alike; the idle figures are totals over the window and the
@@ -138,6 +139,12 @@ func main() {
 		ms(total[0]-total[1]), *idle, ms(total[0]-total[3]))
 	fmt.Printf("rotation on over the baseline: %+.3f ms of CPU in %v (%.4f%% of a core); goal ~0: %s\n",
 		ms(total[2]-total[1]), *idle, 100*float64(total[2]-total[1])/1e9/secs, verdict(float64(total[2]-total[1])/1e9/secs < 0.001))
+	// Start-up memory given back can come back as the supervisor works: the
+	// resident memory again, at the end of the window.
+	fmt.Printf("resident memory at the end of the idle window:\n")
+	for i, s := range supervisors {
+		fmt.Printf("  %-28s %6.2f MiB\n", s.name, mib(rssKiB(procs[i].pid)))
+	}
 }
 
 // rotationTable turns rotation on: the 50 file: sources are watched with

@@ -138,6 +138,7 @@ func run(c *cli.Context) error {
 		return withCode(signal.ExitCode(err), err)
 	}
 	adm.setReady()
+	settle()
 	exitRotated := false
 	if rotating {
 		ctx, cancel := context.WithCancel(c.Context)

@@ -120,6 +120,7 @@ func sidecar(c *cli.Context) error {
 	}
 	adm.setReady()
 	slog.Info("files rendered: ready", "files", len(m.Files))
+	settle()
 
 	err = inject.Watch(ctx, inject.WatchInput{
 		Spec: spec, Resolver: resolver, Rotation: rot,
