@@ -35,18 +35,18 @@ func main() {
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "shroud-bench-kms-")
-	check(err)
+	benchutil.Check(err)
 	defer os.RemoveAll(tmp)
 	shroud := filepath.Join(tmp, "shroud")
-	check(benchutil.Build(shroud, "./cmd/shroud"))
+	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
 
 	fake, err := kmsfake.New("cn-hangzhou")
-	check(err)
+	benchutil.Check(err)
 	defer fake.Close()
 	fake.AddAccessKey("LTAIbench", "bench-secret")
 	fake.SetLatency(*latency)
 
-	check(os.WriteFile(filepath.Join(tmp, "value"), []byte("local-value"), 0o600))
+	benchutil.Check(os.WriteFile(filepath.Join(tmp, "value"), []byte("local-value"), 0o600))
 	write := func(name string, secrets int) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "[alibaba]\nregion = \"cn-hangzhou\"\nendpoint = %q\ncredentials = \"env\"\n", fake.URL())
@@ -57,7 +57,7 @@ func main() {
 		if secrets == 0 {
 			b.WriteString("[[secrets]]\nname = \"S\"\nvalue_from = \"file:value\"\n")
 		}
-		check(os.WriteFile(filepath.Join(tmp, name), []byte(b.String()), 0o600))
+		benchutil.Check(os.WriteFile(filepath.Join(tmp, name), []byte(b.String()), 0o600))
 	}
 	write("local.toml", 0)
 	write("kms1.toml", 1)
@@ -92,11 +92,4 @@ func main() {
 	fmt.Printf("10 KMS secrets over the baseline: %+.3f ms (%.2fx the cost of 1; %.1f round trips' worth)\n",
 		benchutil.MS(med[2]-med[0]), float64(med[2]-med[0])/float64(med[1]-med[0]), float64(med[2]-med[0])/float64(*latency))
 	fmt.Printf("GetSecretValue calls: %d\n", fake.Calls("GetSecretValue"))
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 }

@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shroud-dev/shroud/bench/internal/benchutil"
 	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/signal"
 )
@@ -47,16 +48,16 @@ func main() {
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "shroud-bench-logs-")
-	check(err)
+	benchutil.Check(err)
 	defer os.RemoveAll(tmp)
 	r := rand.New(rand.NewPCG(7, 11))
 	secrets := makeSecrets(r, *secretCount)
 	input := filepath.Join(tmp, "input.log")
 	size, planted := writeInput(r, input, int64(*mb)<<20, secrets)
 	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	check(err)
+	benchutil.Check(err)
 	catPath, err := exec.LookPath("cat")
-	check(err)
+	benchutil.Check(err)
 	warm(input)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -72,16 +73,16 @@ func main() {
 			}
 			start, cpu, children := time.Now(), selfCPU(), childrenCPU()
 			p, err := logdriver.New(logdriver.Input{Config: cfg, Stdout: devNull, Stderr: devNull, Logger: quiet})
-			check(err)
+			benchutil.Check(err)
 			code, err := signal.Supervise(signal.Input{
 				Argv: []string{catPath, input}, Env: []string{},
 				Stdout: p.Stdout(), Stderr: p.Stderr(), Log: quiet,
 			})
-			check(err)
+			benchutil.Check(err)
 			if code != 0 {
-				check(fmt.Errorf("cat exited %d", code))
+				benchutil.Check(fmt.Errorf("cat exited %d", code))
 			}
-			check(p.Close())
+			benchutil.Check(p.Close())
 			s := sample{wall: time.Since(start), cpu: selfCPU() - cpu + childrenCPU() - children}
 			if mask && p.Stats().Masked < uint64(planted) {
 				panic(fmt.Sprintf("masked %d values, planted %d", p.Stats().Masked, planted))
@@ -131,7 +132,7 @@ func main() {
 	// In-process: the same bytes written to the pipeline's stdout writer in
 	// 64 KiB chunks, without a child or a pipe.
 	data, err := os.ReadFile(input)
-	check(err)
+	benchutil.Check(err)
 	inProcess := func(mask bool) sample {
 		cfg := logdriver.Config{Driver: logdriver.JSONFile, Options: map[string]string{"path": os.DevNull}}
 		if mask {
@@ -139,22 +140,22 @@ func main() {
 			cfg.MaskOptions = logdriver.MaskOptions{Base64: true, JSON: true}
 		}
 		p, err := logdriver.New(logdriver.Input{Config: cfg, Stdout: devNull, Stderr: devNull, Logger: quiet})
-		check(err)
+		benchutil.Check(err)
 		w := p.Stdout()
 		start, cpu := time.Now(), selfCPU()
 		for b := data; len(b) > 0; {
 			k := min(len(b), 64<<10)
 			_, err := w.Write(b[:k])
-			check(err)
+			benchutil.Check(err)
 			b = b[k:]
 		}
-		check(p.Close())
+		benchutil.Check(p.Close())
 		return sample{wall: time.Since(start), cpu: selfCPU() - cpu}
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
-		check(err)
-		check(pprof.StartCPUProfile(f))
+		benchutil.Check(err)
+		benchutil.Check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
 	var offWall, offCPU, onWall, onCPU []time.Duration
@@ -175,7 +176,7 @@ type sample struct{ wall, cpu time.Duration }
 // selfCPU is the user and system time this process used so far.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
-	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	benchutil.Check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -183,7 +184,7 @@ func selfCPU() time.Duration {
 // waited for so far (the supervisor reaps them), and of their own children.
 func childrenCPU() time.Duration {
 	var ru syscall.Rusage
-	check(syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru))
+	benchutil.Check(syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -214,7 +215,7 @@ func makeSecrets(r *rand.Rand, n int) [][]byte {
 // the size and how many secrets it planted.
 func writeInput(r *rand.Rand, path string, size int64, secrets [][]byte) (int64, int) {
 	f, err := os.Create(path)
-	check(err)
+	benchutil.Check(err)
 	defer f.Close()
 	paths := []string{"/api/v1/items", "/api/v1/users/42", "/healthz", "/static/app.js", "/login"}
 	var buf []byte
@@ -241,7 +242,7 @@ func writeInput(r *rand.Rand, path string, size int64, secrets [][]byte) (int64,
 			}
 		}
 		k, err := f.Write(buf)
-		check(err)
+		benchutil.Check(err)
 		written += int64(k)
 	}
 	return written, planted
@@ -250,17 +251,17 @@ func writeInput(r *rand.Rand, path string, size int64, secrets [][]byte) (int64,
 // warm reads the input once so every case reads it from the page cache.
 func warm(path string) {
 	f, err := os.Open(path)
-	check(err)
+	benchutil.Check(err)
 	defer f.Close()
 	_, err = io.Copy(io.Discard, f)
-	check(err)
+	benchutil.Check(err)
 }
 
 func timeCmd(stdout *os.File, argv ...string) sample {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = stdout
 	start := time.Now()
-	check(cmd.Run())
+	benchutil.Check(cmd.Run())
 	return sample{wall: time.Since(start), cpu: childCPU(cmd)}
 }
 
@@ -271,10 +272,3 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func mbps(size int64, d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-}

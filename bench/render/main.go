@@ -43,10 +43,10 @@ func main() {
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "shroud-bench-render-")
-	check(err)
+	benchutil.Check(err)
 	defer os.RemoveAll(dir)
 	shroud := filepath.Join(dir, "shroud")
-	check(benchutil.Build(shroud, "./cmd/shroud"))
+	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
 	configs := writeConfigs(dir)
 
 	names := []string{"raw", "values", "template", "templates"}
@@ -102,11 +102,11 @@ func writeConfigs(dir string) map[string]string {
 	}
 	obj.WriteString("}")
 	tmpl.WriteString("'''\n")
-	check(os.WriteFile(filepath.Join(dir, "secrets.json"), []byte(obj.String()), 0o600))
+	benchutil.Check(os.WriteFile(filepath.Join(dir, "secrets.json"), []byte(obj.String()), 0o600))
 	configs := map[string]string{}
 	for name, text := range map[string]string{"raw": raw.String(), "values": values.String(), "template": tmpl.String(), "templates": tmpls.String()} {
 		configs[name] = filepath.Join(dir, name+".toml")
-		check(os.WriteFile(configs[name], []byte(text), 0o600))
+		benchutil.Check(os.WriteFile(configs[name], []byte(text), 0o600))
 	}
 	return configs
 }
@@ -115,11 +115,11 @@ func writeConfigs(dir string) map[string]string {
 // resolved once: rendering alone, no file system.
 func materializeCost(config string) float64 {
 	cfg, err := inject.LoadConfig(config)
-	check(err)
+	benchutil.Check(err)
 	spec, err := inject.NewSpec(inject.SpecInput{Config: cfg})
-	check(err)
+	benchutil.Check(err)
 	vals, err := spec.Resolve(context.Background(), sources.NewResolver())
-	check(err)
+	benchutil.Check(err)
 	var runs []float64
 	for range 5 {
 		r := testing.Benchmark(func(b *testing.B) {
@@ -133,11 +133,4 @@ func materializeCost(config string) float64 {
 	}
 	slices.Sort(runs)
 	return runs[len(runs)/2]
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 }

@@ -47,25 +47,25 @@ func main() {
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "shroud-bench-rotation-")
-	check(err)
+	benchutil.Check(err)
 	defer os.RemoveAll(tmp)
 	shroud := filepath.Join(tmp, "shroud")
 	baseline := filepath.Join(tmp, "baseline")
-	check(benchutil.Build(shroud, "./cmd/shroud"))
-	check(benchutil.Build(baseline, "./bench/rotation/baseline"))
+	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
+	benchutil.Check(benchutil.Build(baseline, "./bench/rotation/baseline"))
 	self, err := os.Executable()
-	check(err)
+	benchutil.Check(err)
 
 	// fsnotify: shroud and the baseline watch the same kind of directory;
 	// rotations alternate between them so that machine noise hits both.
 	src := filepath.Join(tmp, "src")
-	check(os.MkdirAll(src, 0o700))
-	check(os.MkdirAll(filepath.Join(tmp, "staging"), 0o700))
+	benchutil.Check(os.MkdirAll(src, 0o700))
+	benchutil.Check(os.MkdirAll(filepath.Join(tmp, "staging"), 0o700))
 	rotate(tmp, src, "key", 0)
 	cfg := filepath.Join(tmp, "shroud.toml")
-	check(os.WriteFile(cfg, []byte("[rotation]\ninterval = \"0\"\n[[files]]\npath = \"out/key\"\nvalue_from = \"file:src/key\"\n"), 0o600))
+	benchutil.Check(os.WriteFile(cfg, []byte("[rotation]\ninterval = \"0\"\n[[files]]\npath = \"out/key\"\nvalue_from = \"file:src/key\"\n"), 0o600))
 	baseSrc := filepath.Join(tmp, "base-src")
-	check(os.MkdirAll(baseSrc, 0o700))
+	benchutil.Check(os.MkdirAll(baseSrc, 0o700))
 	rotate(tmp, baseSrc, "key", 0)
 
 	sh := start(shroud, "--log-level", "warn", "run", "--config", cfg, "--", self)
@@ -84,16 +84,16 @@ func main() {
 	report("baseline (fsnotify -> kill)", baseLat)
 	p50, p99 := benchutil.Percentile(fsLat, 0.50), benchutil.Percentile(fsLat, 0.99)
 	fmt.Printf("shroud over the baseline: p50 %+.2f ms (%.1fx), p99 %+.2f ms; goal p99 <= 50 ms: %s\n\n",
-		benchutil.MS(p50-benchutil.Percentile(baseLat, 0.50)), float64(p50)/float64(benchutil.Percentile(baseLat, 0.50)), benchutil.MS(p99-benchutil.Percentile(baseLat, 0.99)), verdict(p99 <= 50*time.Millisecond))
+		benchutil.MS(p50-benchutil.Percentile(baseLat, 0.50)), float64(p50)/float64(benchutil.Percentile(baseLat, 0.50)), benchutil.MS(p99-benchutil.Percentile(baseLat, 0.99)), benchutil.Verdict(p99 <= 50*time.Millisecond))
 
 	// Polling the KMS fake.
 	fake, err := kmsfake.New("cn-hangzhou")
-	check(err)
+	benchutil.Check(err)
 	defer fake.Close()
 	fake.AddAccessKey("LTAIbenchKeyId01", "bench-secret")
 	fake.Put("cn-hangzhou", "bench/key", []byte("bench-value-0"))
 	kcfg := filepath.Join(tmp, "kms.toml")
-	check(os.WriteFile(kcfg, []byte(fmt.Sprintf(`[alibaba]
+	benchutil.Check(os.WriteFile(kcfg, []byte(fmt.Sprintf(`[alibaba]
 region = "cn-hangzhou"
 endpoint = %q
 [rotation]
@@ -116,7 +116,7 @@ value_from = "kms:bench/key"
 	fmt.Printf("change -> SIGHUP in the child when polling, %d rotations, interval %v (jitter 0):\n", *polls, *interval)
 	report("shroud run, KMS fake (polling)", pollLat)
 	fmt.Printf("p99 - interval = %+.2f ms; goal p99 <= interval + 50 ms: %s (a change waits up to one interval for the next poll: p50 ~ interval/2)\n",
-		benchutil.MS(benchutil.Percentile(pollLat, 0.99)-*interval), verdict(benchutil.Percentile(pollLat, 0.99) <= *interval+50*time.Millisecond))
+		benchutil.MS(benchutil.Percentile(pollLat, 0.99)-*interval), benchutil.Verdict(benchutil.Percentile(pollLat, 0.99) <= *interval+50*time.Millisecond))
 }
 
 // rotate replaces dir/name with a new value by a rename from another
@@ -124,8 +124,8 @@ value_from = "kms:bench/key"
 // event, and returns once the change is visible.
 func rotate(tmp, dir, name string, i int) {
 	staged := filepath.Join(tmp, "staging", name)
-	check(os.WriteFile(staged, []byte("bench-value-"+strconv.Itoa(i)), 0o600))
-	check(os.Rename(staged, filepath.Join(dir, name)))
+	benchutil.Check(os.WriteFile(staged, []byte("bench-value-"+strconv.Itoa(i)), 0o600))
+	benchutil.Check(os.Rename(staged, filepath.Join(dir, name)))
 }
 
 type watcher struct {
@@ -140,11 +140,11 @@ func start(argv ...string) *watcher { return startEnv(nil, argv...) }
 // waits until the child runs.
 func startEnv(env []string, argv ...string) *watcher {
 	r, w, err := os.Pipe()
-	check(err)
+	benchutil.Check(err)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "BENCH_ROTATION_CHILD=1"), env...)
 	cmd.Stdout, cmd.Stderr = w, os.Stderr
-	check(cmd.Start())
+	benchutil.Check(cmd.Start())
 	w.Close()
 	p := &watcher{cmd: cmd, hups: make(chan time.Time, 16)}
 	ready := make(chan struct{})
@@ -162,7 +162,7 @@ func startEnv(env []string, argv ...string) *watcher {
 	select {
 	case <-ready:
 	case <-time.After(30 * time.Second):
-		check(fmt.Errorf("%v: the child did not start", argv))
+		benchutil.Check(fmt.Errorf("%v: the child did not start", argv))
 	}
 	time.Sleep(200 * time.Millisecond) // past start-up work
 	return p
@@ -181,12 +181,12 @@ func (p *watcher) measure(change func()) time.Duration {
 	case at := <-p.hups:
 		lat = at.Sub(visible)
 	case <-time.After(30 * time.Second):
-		check(fmt.Errorf("no SIGHUP within 30s"))
+		benchutil.Check(fmt.Errorf("no SIGHUP within 30s"))
 	}
 	time.Sleep(30 * time.Millisecond)
 	for len(p.hups) > 0 {
 		<-p.hups
-		check(fmt.Errorf("more than one SIGHUP for one change"))
+		benchutil.Check(fmt.Errorf("more than one SIGHUP for one change"))
 	}
 	return lat
 }
@@ -218,18 +218,4 @@ func child() {
 func report(name string, d []time.Duration) {
 	fmt.Printf("  %-38s p50 %7.2f ms  p90 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
 		name, benchutil.MS(benchutil.Percentile(d, 0.5)), benchutil.MS(benchutil.Percentile(d, 0.9)), benchutil.MS(benchutil.Percentile(d, 0.99)), benchutil.MS(slices.Max(d)))
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "NOT met"
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 }

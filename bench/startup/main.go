@@ -36,14 +36,14 @@ func main() {
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "shroud-bench-")
-	check(err)
+	benchutil.Check(err)
 	defer os.RemoveAll(tmp)
 	shroud := filepath.Join(tmp, "shroud")
 	floor := filepath.Join(tmp, "floor")
-	check(benchutil.Build(shroud, "./cmd/shroud"))
-	check(benchutil.Build(floor, "./bench/startup/floor"))
+	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
+	benchutil.Check(benchutil.Build(floor, "./bench/startup/floor"))
 	truePath, err := exec.LookPath("true")
-	check(err)
+	benchutil.Check(err)
 
 	cmds := []struct {
 		name string
@@ -91,7 +91,7 @@ func initTrace(bin string) {
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	check(cmd.Run())
+	benchutil.Check(cmd.Run())
 	type pkg struct {
 		name  string
 		ms    float64
@@ -117,12 +117,5 @@ func initTrace(bin string) {
 	fmt.Printf("package init (GODEBUG=inittrace=1, one run): %.3f ms, %d KiB in %d packages; heaviest:\n", total, totalBytes>>10, len(pkgs))
 	for _, p := range pkgs[:min(5, len(pkgs))] {
 		fmt.Printf("  %-60s %.3f ms %6d KiB\n", p.name, p.ms, p.bytes>>10)
-	}
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
 	}
 }

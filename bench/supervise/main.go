@@ -42,14 +42,14 @@ func main() {
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "shroud-bench-supervise-")
-	check(err)
+	benchutil.Check(err)
 	defer os.RemoveAll(tmp)
 	shroud := filepath.Join(tmp, "shroud")
 	baseline := filepath.Join(tmp, "baseline")
-	check(benchutil.Build(shroud, "./cmd/shroud"))
-	check(benchutil.Build(baseline, "./bench/supervise/baseline"))
+	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
+	benchutil.Check(benchutil.Build(baseline, "./bench/supervise/baseline"))
 	sleep, err := exec.LookPath("sleep")
-	check(err)
+	benchutil.Check(err)
 	config := writeConfig(tmp, "shroud.toml", "")
 	rotating := writeConfig(tmp, "rotation.toml", rotationTable)
 
@@ -85,9 +85,9 @@ func main() {
 	}
 	fmt.Printf("  %-28s %6.2f MiB\n", "sleep (the child)", mib(med[len(supervisors)]))
 	fmt.Printf("shroud over the baseline: %+.2f MiB (%.2fx the baseline); goal <= 12 MiB: %s\n",
-		mib(med[0]-med[1]), float64(med[0])/float64(med[1]), verdict(mib(med[0]) <= 12))
+		mib(med[0]-med[1]), float64(med[0])/float64(med[1]), benchutil.Verdict(mib(med[0]) <= 12))
 	fmt.Printf("with rotation on: %+.2f MiB over the baseline (%.2fx), %+.2f MiB over --supervise; goal <= 12 MiB: %s\n",
-		mib(med[2]-med[1]), float64(med[2])/float64(med[1]), mib(med[2]-med[0]), verdict(mib(med[2]) <= 12))
+		mib(med[2]-med[1]), float64(med[2])/float64(med[1]), mib(med[2]-med[0]), benchutil.Verdict(mib(med[2]) <= 12))
 	fmt.Printf("with %d secrets bound from file: sources; rotation on: %s\n\n", secrets, strings.ReplaceAll(strings.TrimSpace(rotationTable), "\n", "; "))
 
 	// CPU while idle: all at once, over the same window.
@@ -138,7 +138,7 @@ func main() {
 	fmt.Printf("shroud over the baseline: %+.3f ms of CPU in %v; shroud over sleep: %+.3f ms\n",
 		ms(total[0]-total[1]), *idle, ms(total[0]-total[3]))
 	fmt.Printf("rotation on over the baseline: %+.3f ms of CPU in %v (%.4f%% of a core); goal ~0: %s\n",
-		ms(total[2]-total[1]), *idle, 100*float64(total[2]-total[1])/1e9/secs, verdict(float64(total[2]-total[1])/1e9/secs < 0.001))
+		ms(total[2]-total[1]), *idle, 100*float64(total[2]-total[1])/1e9/secs, benchutil.Verdict(float64(total[2]-total[1])/1e9/secs < 0.001))
 	// Start-up memory given back can come back as the supervisor works: the
 	// resident memory again, at the end of the window.
 	fmt.Printf("resident memory at the end of the idle window:\n")
@@ -159,15 +159,15 @@ interval = "10s"
 // var, with extra appended; it returns the config's path.
 func writeConfig(dir, name, extra string) string {
 	var cfg strings.Builder
-	check(os.MkdirAll(filepath.Join(dir, "secrets"), 0o700))
+	benchutil.Check(os.MkdirAll(filepath.Join(dir, "secrets"), 0o700))
 	for i := 0; i < secrets; i++ {
 		name := fmt.Sprintf("s%02d", i)
-		check(os.WriteFile(filepath.Join(dir, "secrets", name), []byte(fmt.Sprintf("bench-value-%02d-%s", i, strings.Repeat("x", 32))), 0o600))
+		benchutil.Check(os.WriteFile(filepath.Join(dir, "secrets", name), []byte(fmt.Sprintf("bench-value-%02d-%s", i, strings.Repeat("x", 32))), 0o600))
 		fmt.Fprintf(&cfg, "[[secrets]]\nname = \"SECRET_%02d\"\nvalue_from = \"file:secrets/%s\"\n\n", i, name)
 	}
 	cfg.WriteString(extra)
 	path := filepath.Join(dir, name)
-	check(os.WriteFile(path, []byte(cfg.String()), 0o600))
+	benchutil.Check(os.WriteFile(path, []byte(cfg.String()), 0o600))
 	return path
 }
 
@@ -181,7 +181,7 @@ type proc struct {
 func start(argv []string) *proc {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
-	check(cmd.Start())
+	benchutil.Check(cmd.Start())
 	p := &proc{cmd: cmd, pid: cmd.Process.Pid}
 	deadline := time.Now().Add(30 * time.Second)
 	for p.child == 0 {
@@ -199,7 +199,7 @@ func start(argv []string) *proc {
 			}
 		}
 		if time.Now().After(deadline) {
-			check(fmt.Errorf("%v: no child after 30s", argv))
+			benchutil.Check(fmt.Errorf("%v: no child after 30s", argv))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -216,15 +216,15 @@ func (p *proc) stop() {
 // rssKiB reads VmRSS of pid.
 func rssKiB(pid int) int {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	check(err)
+	benchutil.Check(err)
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			check(err)
+			benchutil.Check(err)
 			return kb
 		}
 	}
-	check(errors.New("no VmRSS"))
+	benchutil.Check(errors.New("no VmRSS"))
 	return 0
 }
 
@@ -232,7 +232,7 @@ func rssKiB(pid int) int {
 // switches (each one a wake-up or a preemption).
 func usage(pid int) (cpuNs, switches int64) {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	check(err)
+	benchutil.Check(err)
 	for _, t := range tasks {
 		dir := fmt.Sprintf("/proc/%d/task/%s/", pid, t.Name())
 		if data, err := os.ReadFile(dir + "schedstat"); err == nil {
@@ -270,17 +270,3 @@ func medianDelta(v []int64) int64 {
 
 func mib(kib int) float64 { return float64(kib) / 1024 }
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "NOT met"
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}

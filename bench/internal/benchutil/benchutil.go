@@ -35,3 +35,19 @@ func Percentile[T cmp.Ordered](v []T, p float64) T {
 
 // MS converts a duration to milliseconds.
 func MS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Check ends the benchmark with err, if any.
+func Check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// Verdict says whether a goal is met.
+func Verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
