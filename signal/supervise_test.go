@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shroud-dev/shroud/internal/proctest"
 )
 
 // The supervisor runs in the test process itself, as it runs in shroud; the
@@ -818,36 +820,9 @@ func TestReapLeavesOwnChildren(t *testing.T) {
 	// While supervision runs, every orphan that ended is reaped. (One that
 	// ends after it stopped would stay a zombie of this test process; in
 	// shroud, the process ends then too.)
-	waitFor(t, "no zombie children left", func() bool { return len(zombieChildren(t)) == 0 })
+	waitFor(t, "no zombie children left", func() bool { return len(proctest.Zombies(os.Getpid())) == 0 })
 	os.WriteFile(stop, nil, 0o600)
 	if code, err := waitDone(t, s); code != 0 || err != nil {
 		t.Fatalf("child: %d %v", code, err)
 	}
-}
-
-// zombieChildren lists this process's children that have ended and are not
-// yet reaped.
-func zombieChildren(t *testing.T) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var zombies []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) > 1 && fields[0] == "Z" && fields[1] == strconv.Itoa(os.Getpid()) {
-			zombies = append(zombies, pid)
-		}
-	}
-	return zombies
 }

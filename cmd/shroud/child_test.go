@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	ossignal "os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shroud-dev/shroud/internal/proctest"
 	"github.com/shroud-dev/shroud/internal/settest"
 )
 
@@ -142,14 +142,14 @@ func orphansChild(n int) int {
 		reaper = 1 // no shroud: this process is PID 1 and does not reap
 	}
 	orphans := func() (live []int, zombies int) {
-		for _, p := range procs() {
-			if p.ppid != reaper || p.pid == os.Getpid() || p.comm != "sleep" {
+		for _, p := range proctest.List() {
+			if p.PPID != reaper || p.PID == os.Getpid() || p.Comm != "sleep" {
 				continue
 			}
-			if p.state == "Z" {
+			if p.State == "Z" {
 				zombies++
 			} else {
-				live = append(live, p.pid)
+				live = append(live, p.PID)
 			}
 		}
 		return live, zombies
@@ -184,40 +184,6 @@ func orphansChild(n int) int {
 	}
 	fmt.Printf("reaper=%d orphans=%d zombies=%d\n", reaper, seen, zombies)
 	return 0
-}
-
-type procInfo struct {
-	pid, ppid   int
-	comm, state string
-}
-
-// procs lists the processes in /proc: pid, command name, state and parent.
-func procs() []procInfo {
-	entries, _ := os.ReadDir("/proc")
-	var out []procInfo
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		s := string(data)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
-			continue
-		}
-		f := strings.Fields(s[close+1:])
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		out = append(out, procInfo{pid: pid, ppid: ppid, comm: s[open+1 : close], state: f[0]})
-	}
-	return out
 }
 
 func isForeground() bool {
