@@ -130,7 +130,8 @@ func (r *recorder) count(res string) int {
 // TestWatchFilePolicies runs the watch loop over file: sources with a real
 // supervised child: a file whose on_change is "none" is rewritten without
 // a signal; another is rewritten and signalled once; a source that
-// disappears keeps the last good file and is counted as a failure.
+// disappears keeps the last good file and is counted as a failure; a
+// source directory swapped for another is watched again.
 func TestWatchFilePolicies(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "src"), 0o700)
@@ -220,13 +221,34 @@ value_from = "file:src/loud"
 	if content("loud/out") != "l3-"+canary {
 		t.Errorf("loud/out = %q", content("loud/out"))
 	}
+	// The directory is swapped for a new one by two renames, as a deploy
+	// script may do: the change is seen, and the new directory is watched
+	// from then on (the old watch went with the old directory).
+	src := filepath.Join(dir, "src")
+	next := filepath.Join(dir, "src.next")
+	os.MkdirAll(next, 0o700)
+	os.WriteFile(filepath.Join(next, "quiet"), []byte("q2"), 0o600)
+	os.WriteFile(filepath.Join(next, "loud"), []byte("l4-"+canary), 0o600)
+	if err := os.Rename(src, src+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, src); err != nil {
+		t.Fatal(err)
+	}
+	await("the swapped directory's value", func() bool { return strings.Count(lines(), "HUP") == 3 })
+	time.Sleep(2 * rewatchEvery) // the new directory is watched again
+	put("loud", "l5-"+canary)
+	await("a change inside the new directory", func() bool { return strings.Count(lines(), "HUP") == 4 })
+	if content("loud/out") != "l5-"+canary {
+		t.Errorf("loud/out = %q", content("loud/out"))
+	}
 	cancel()
 	if err := <-watched; !errors.Is(err, context.Canceled) {
 		t.Errorf("Watch returned %v", err)
 	}
 	events.mu.Lock()
 	defer events.mu.Unlock()
-	if len(events.acted) != 2 || events.acted[0] != PolicySignal {
-		t.Errorf("acted %v, want two signals", events.acted)
+	if len(events.acted) != 4 || events.acted[0] != PolicySignal {
+		t.Errorf("acted %v, want four signals", events.acted)
 	}
 }

@@ -24,6 +24,9 @@ const (
 	fileDebounce = 10 * time.Millisecond
 	// fileDebounceMax bounds that wait under a steady stream of events.
 	fileDebounceMax = 100 * time.Millisecond
+	// rewatchEvery is how often the file: watcher tries again to watch a
+	// directory that was removed (or was missing), until it is back.
+	rewatchEvery = time.Second
 	// retryBase and retryMax bound the backoff after a failed check.
 	retryBase = time.Second
 	retryMax  = 2 * time.Minute
@@ -50,6 +53,7 @@ type watcher struct {
 	updates chan Update
 	pollers []*poller
 	files   *fsnotify.Watcher
+	dirs    []string // the directories files watches, or tries to
 	log     *slog.Logger
 }
 
@@ -129,9 +133,10 @@ func (w *watcher) watchFiles(p *poller) error {
 			dirs = append(dirs, dir)
 		}
 	}
+	w.dirs = dirs
 	for _, dir := range dirs {
 		if err := fw.Add(dir); err != nil {
-			w.log.Warn("cannot watch the directory of a file: source; it is checked every interval only", "dir", dir, "error", err)
+			w.log.Warn("cannot watch the directory of a file: source yet; trying again every second", "dir", dir, "error", err)
 		}
 	}
 	// A change between the first render and these watches made no event:
@@ -182,16 +187,37 @@ func (w *watcher) forwardFileEvents(ctx context.Context) {
 		quiet *time.Timer
 		first time.Time
 	)
+	// A directory that is removed loses its watch. While any directory is
+	// unwatched (removed, or missing from the start), a timer tries again;
+	// otherwise nothing wakes this loop but events.
+	var rewatch <-chan time.Time
+	if len(w.files.WatchList()) < len(w.dirs) {
+		rewatch = time.After(rewatchEvery)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-rewatch:
+			rewatch = nil
+			if w.rewatch() {
+				p.poke() // what changed while unwatched
+			}
+			if len(w.files.WatchList()) < len(w.dirs) {
+				rewatch = time.After(rewatchEvery)
+			}
 		case ev, ok := <-w.files.Events:
 			if !ok {
 				return
 			}
 			if ev.Op == fsnotify.Chmod {
 				continue
+			}
+			if (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && slices.Contains(w.dirs, ev.Name) {
+				w.files.Remove(ev.Name) // a moved directory's watch would follow it
+				if rewatch == nil {
+					rewatch = time.After(rewatchEvery)
+				}
 			}
 			now := time.Now()
 			if quiet == nil {
@@ -211,6 +237,22 @@ func (w *watcher) forwardFileEvents(ctx context.Context) {
 			p.poke()
 		}
 	}
+}
+
+// rewatch watches again every directory that has no watch, and reports
+// whether it added one.
+func (w *watcher) rewatch() (added bool) {
+	watched := w.files.WatchList()
+	for _, dir := range w.dirs {
+		if slices.Contains(watched, dir) {
+			continue
+		}
+		if err := w.files.Add(dir); err == nil {
+			w.log.Info("watching the directory of a file: source again", "dir", dir)
+			added = true
+		}
+	}
+	return added
 }
 
 func timerC(t *time.Timer) <-chan time.Time {
