@@ -34,11 +34,8 @@ func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "the fake's answer latency")
 	flag.Parse()
 
-	tmp, err := os.MkdirTemp("", "shroud-bench-kms-")
-	benchutil.Check(err)
+	tmp, shroud, _ := benchutil.Setup("kms", "")
 	defer os.RemoveAll(tmp)
-	shroud := filepath.Join(tmp, "shroud")
-	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
 
 	fake, err := kmsfake.New("cn-hangzhou")
 	benchutil.Check(err)

@@ -42,11 +42,8 @@ func main() {
 	n := flag.Int("n", 200, "runs of each command")
 	flag.Parse()
 
-	dir, err := os.MkdirTemp("", "shroud-bench-render-")
-	benchutil.Check(err)
+	dir, shroud, _ := benchutil.Setup("render", "")
 	defer os.RemoveAll(dir)
-	shroud := filepath.Join(dir, "shroud")
-	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
 	configs := writeConfigs(dir)
 
 	names := []string{"raw", "values", "template", "templates"}

@@ -46,13 +46,8 @@ func main() {
 	interval := flag.Duration("interval", 500*time.Millisecond, "[rotation] interval of the polling run")
 	flag.Parse()
 
-	tmp, err := os.MkdirTemp("", "shroud-bench-rotation-")
-	benchutil.Check(err)
+	tmp, shroud, baseline := benchutil.Setup("rotation", "./bench/rotation/baseline")
 	defer os.RemoveAll(tmp)
-	shroud := filepath.Join(tmp, "shroud")
-	baseline := filepath.Join(tmp, "baseline")
-	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
-	benchutil.Check(benchutil.Build(baseline, "./bench/rotation/baseline"))
 	self, err := os.Executable()
 	benchutil.Check(err)
 

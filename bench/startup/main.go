@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,13 +34,8 @@ func main() {
 	n := flag.Int("n", 300, "runs of each command")
 	flag.Parse()
 
-	tmp, err := os.MkdirTemp("", "shroud-bench-")
-	benchutil.Check(err)
+	tmp, shroud, floor := benchutil.Setup("startup", "./bench/startup/floor")
 	defer os.RemoveAll(tmp)
-	shroud := filepath.Join(tmp, "shroud")
-	floor := filepath.Join(tmp, "floor")
-	benchutil.Check(benchutil.Build(shroud, "./cmd/shroud"))
-	benchutil.Check(benchutil.Build(floor, "./bench/startup/floor"))
 	truePath, err := exec.LookPath("true")
 	benchutil.Check(err)
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -21,6 +22,21 @@ func Build(out, pkg string) error {
 		return fmt.Errorf("building %s: %w", pkg, err)
 	}
 	return nil
+}
+
+// Setup makes a benchmark's temporary directory and builds shroud (and
+// the baseline package, if given) into it with Build. It returns the
+// directory, which the caller removes, and the two binaries' paths.
+func Setup(name, baselinePkg string) (dir, shroud, baseline string) {
+	dir, err := os.MkdirTemp("", "shroud-bench-"+name+"-")
+	Check(err)
+	shroud = filepath.Join(dir, "shroud")
+	Check(Build(shroud, "./cmd/shroud"))
+	if baselinePkg != "" {
+		baseline = filepath.Join(dir, "baseline")
+		Check(Build(baseline, baselinePkg))
+	}
+	return dir, shroud, baseline
 }
 
 // Median returns the middle value of v (the lower one for an even count).
