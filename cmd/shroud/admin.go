@@ -13,12 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/internal/promtext"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -79,7 +77,7 @@ func startAdmin(addr string, m *metrics) (*admin, error) {
 		}
 		io.WriteString(w, "ready\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", m.reg)
 	mux.HandleFunc("POST /refresh", func(w http.ResponseWriter, r *http.Request) {
 		if !a.watching.Load() {
 			http.Error(w, "rotation is off: nothing is watched (add a [rotation] table to the config)", http.StatusConflict)
@@ -106,7 +104,7 @@ func startAdmin(addr string, m *metrics) (*admin, error) {
 // setReady marks the first render done.
 func (a *admin) setReady() {
 	if a != nil {
-		a.metrics.lastSuccess.SetToCurrentTime()
+		a.metrics.lastSuccess.Set(now())
 		a.ready.Store(true)
 	}
 }
@@ -139,63 +137,62 @@ func (a *admin) events() inject.Events {
 // results and policies: never a value, and never a reference, whose name
 // may say more than it should and whose number is unbounded.
 type metrics struct {
-	reg            *prometheus.Registry
-	refreshes      *prometheus.CounterVec
-	versionChanges *prometheus.CounterVec
-	restarts       prometheus.Counter
-	actions        *prometheus.CounterVec
-	notifications  *prometheus.CounterVec
-	lastSuccess    prometheus.Gauge
-	calls          *prometheus.CounterVec
-	latency        *prometheus.HistogramVec
+	reg            *promtext.Registry
+	refreshes      promtext.Counter
+	versionChanges promtext.Counter
+	restarts       promtext.Counter
+	actions        promtext.Counter
+	notifications  promtext.Counter
+	lastSuccess    promtext.Gauge
+	calls          promtext.Counter
+	latency        promtext.Histogram
 }
 
 var _ inject.Events = (*metrics)(nil)
 
 func newMetrics() *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_refreshes_total",
-			Help: "Checks of a backend for new secret versions, by result: changed, unchanged or failed."}, []string{"result"}),
-		versionChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_version_changes_total",
-			Help: "Secrets seen at a new version, by backend."}, []string{"backend"}),
-		restarts: prometheus.NewCounter(prometheus.CounterOpts{Name: "shroud_child_restarts_total",
-			Help: "Restarts of the child for a rotation."}),
-		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_policy_actions_total",
-			Help: "Change policies carried out (signal, restart, exit), by result."}, []string{"policy", "result"}),
-		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_notifications_total",
-			Help: "Notifications of the application by shroud sidecar, by method (signal, url, command) and result."}, []string{"method", "result"}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "shroud_last_success_timestamp_seconds",
-			Help: "When a check of the backends last succeeded (Unix time)."}),
-		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shroud_backend_calls_total",
-			Help: "Batched calls to a backend by the watch loop: versions (a cheap version poll) or fetch (values), by result."}, []string{"backend", "call", "result"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shroud_backend_call_duration_seconds",
-			Help:    "Duration of batched calls to a backend by the watch loop.",
-			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"backend", "call"}),
+	r := &promtext.Registry{}
+	r.RegisterProcess()
+	return &metrics{
+		reg: r,
+		refreshes: r.Counter("shroud_refreshes_total",
+			"Checks of a backend for new secret versions, by result: changed, unchanged or failed.", "result"),
+		versionChanges: r.Counter("shroud_version_changes_total",
+			"Secrets seen at a new version, by backend.", "backend"),
+		restarts: r.Counter("shroud_child_restarts_total",
+			"Restarts of the child for a rotation."),
+		actions: r.Counter("shroud_policy_actions_total",
+			"Change policies carried out (signal, restart, exit), by result.", "policy", "result"),
+		notifications: r.Counter("shroud_notifications_total",
+			"Notifications of the application by shroud sidecar, by method (signal, url, command) and result.", "method", "result"),
+		lastSuccess: r.Gauge("shroud_last_success_timestamp_seconds",
+			"When a check of the backends last succeeded (Unix time)."),
+		calls: r.Counter("shroud_backend_calls_total",
+			"Batched calls to a backend by the watch loop: versions (a cheap version poll) or fetch (values), by result.", "backend", "call", "result"),
+		latency: r.Histogram("shroud_backend_call_duration_seconds",
+			"Duration of batched calls to a backend by the watch loop.",
+			[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "backend", "call"),
 	}
-	m.reg.MustRegister(m.refreshes, m.versionChanges, m.restarts, m.actions, m.notifications, m.lastSuccess, m.calls, m.latency,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
 }
 
 func (m *metrics) BackendCall(b sources.Backend, call string, took time.Duration, err error) {
-	m.calls.WithLabelValues(b.String(), call, outcome(err)).Inc()
-	m.latency.WithLabelValues(b.String(), call).Observe(took.Seconds())
+	m.calls.Inc(b.String(), call, outcome(err))
+	m.latency.Observe(took.Seconds(), b.String(), call)
 }
 
 func (m *metrics) VersionChanged(b sources.Backend) {
-	m.versionChanges.WithLabelValues(b.String()).Inc()
+	m.versionChanges.Inc(b.String())
 }
 
 func (m *metrics) Refreshed(res string) {
-	m.refreshes.WithLabelValues(res).Inc()
+	m.refreshes.Inc(res)
 	if res != "failed" {
-		m.lastSuccess.SetToCurrentTime()
+		m.lastSuccess.Set(now())
 	}
 }
 
 func (m *metrics) Acted(p inject.Policy, err error) {
-	m.actions.WithLabelValues(string(p), outcome(err)).Inc()
+	m.actions.Inc(string(p), outcome(err))
 	if p == inject.PolicyRestart && err == nil {
 		m.restarts.Inc()
 	}
@@ -204,9 +201,12 @@ func (m *metrics) Acted(p inject.Policy, err error) {
 // notified counts one notification of the application.
 func (m *metrics) notified(method string, err error) {
 	if m != nil {
-		m.notifications.WithLabelValues(method, outcome(err)).Inc()
+		m.notifications.Inc(method, outcome(err))
 	}
 }
+
+// now is the current Unix time in seconds, for timestamp gauges.
+func now() float64 { return float64(time.Now().UnixNano()) / 1e9 }
 
 func outcome(err error) string {
 	if err != nil {
