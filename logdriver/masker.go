@@ -107,15 +107,21 @@ func (st *maskStream) process(m *Masker, text []byte, final bool) (emit []byte, 
 // redactor hides values in diagnostics: the masker's values, and the values
 // of options that came from secrets, whatever their length.
 type redactor struct {
-	masker  *Masker
 	secrets []string
+	// masker returns the masker of diagnostics, built on first use: a
+	// pipeline that never reports a problem (the exec fast path's among
+	// them) never pays for one.
+	masker func() *Masker
 }
 
-func (r redactor) redact(s string) string {
+func (r *redactor) redact(s string) string {
 	for _, v := range r.secrets {
 		if v != "" {
 			s = strings.ReplaceAll(s, v, MaskText)
 		}
 	}
-	return r.masker.Redact(s)
+	if r.masker == nil {
+		return s
+	}
+	return r.masker().Redact(s)
 }

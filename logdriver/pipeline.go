@@ -172,11 +172,13 @@ func New(in Input) (*Pipeline, error) {
 	if in.Mask {
 		p.masker = NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
 	}
-	p.redact.masker = p.masker
-	if p.redact.masker == nil && len(in.MaskValues) > 0 {
+	p.redact.masker = sync.OnceValue(func() *Masker {
+		if p.masker != nil || len(in.MaskValues) == 0 {
+			return p.masker
+		}
 		// Diagnostics hide values even when the output is not masked.
-		p.redact.masker = NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
-	}
+		return NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
+	})
 
 	if errs := checkNames(in.Driver, sortedKeys(in.Options)); len(errs) > 0 {
 		return nil, p.joinErrors(errs)

@@ -701,3 +701,19 @@ func FuzzOptions(f *testing.F) {
 		}
 	})
 }
+
+// TestDiagnosticsRedactedWithoutMasking: with masking off, an option error
+// that quotes a secret's value still shows *****, from the masker of
+// diagnostics that New builds only when something is reported.
+func TestDiagnosticsRedactedWithoutMasking(t *testing.T) {
+	ti := newTestInput(JSONFile, map[string]string{"path": filepath.Join(t.TempDir(), "x.log"), "max-size": MaskCanary})
+	ti.MaskValues = [][]byte{[]byte(MaskCanary)}
+	_, err := New(ti.Input)
+	if err == nil {
+		t.Fatal("a max-size that is no size was accepted")
+	}
+	if !strings.Contains(err.Error(), "max-size") || !strings.Contains(err.Error(), MaskText) {
+		t.Errorf("error %q: want it to name max-size and show %s", err, MaskText)
+	}
+	NoMaskCanary(t, "error", err.Error())
+}
