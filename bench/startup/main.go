@@ -1,16 +1,21 @@
 // Command startup measures what shroud adds to a command's start-up.
 //
-// It builds shroud as a release would (the Makefile's flags) and a
-// minimal Go program that only execs (the floor of any Go wrapper), then runs,
-// interleaved so that machine noise hits all alike:
+// It builds shroud as a release would (the Makefile's flags), a minimal Go
+// program that only execs (the floor of any Go wrapper), and the same
+// program linking the AWS and Alibaba SDKs shroud uses (the floor of any
+// one binary that carries them: Go runs every linked package's init before
+// main). Then it runs, interleaved so that machine noise hits all alike:
 //
 //	true
 //	floor true
+//	sdkfloor true
 //	shroud run --config examples/local/shroud.toml -- true
 //
-// and prints each median, with shroud's cost over the floor and ratios. It
-// also sums package init time from GODEBUG=inittrace=1, where linking a heavy
-// dependency shows first.
+// and prints each median wall time and page faults (minor faults of the
+// process, exec'd true included), shroud's cost over each floor, and the
+// package init time from GODEBUG=inittrace=1, where linking a heavy
+// dependency shows first. On a virtual machine page faults are a large
+// part of a start-up, and they do not vary from run to run.
 //
 //	go run ./bench/startup [-n 300]
 package main
@@ -22,9 +27,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/shroud-dev/shroud/bench/internal/benchutil"
@@ -36,6 +43,8 @@ func main() {
 
 	tmp, shroud, floor := benchutil.Setup("startup", "./bench/startup/floor")
 	defer os.RemoveAll(tmp)
+	sdkfloor := filepath.Join(tmp, "sdkfloor")
+	benchutil.Check(benchutil.Build(sdkfloor, "./bench/startup/sdkfloor"))
 	truePath, err := exec.LookPath("true")
 	benchutil.Check(err)
 
@@ -45,37 +54,49 @@ func main() {
 	}{
 		{"true", []string{truePath}},
 		{"floor (Go exec)", []string{floor, truePath}},
+		{"floor + SDKs linked", []string{sdkfloor, truePath}},
 		{"shroud run (local)", []string{shroud, "run", "--config", "examples/local/shroud.toml", "--", truePath}},
 	}
 	times := make([][]time.Duration, len(cmds))
+	faults := make([][]int64, len(cmds))
 	for i := 0; i < *n+10; i++ {
 		for j, c := range cmds {
-			d := timeRun(c.argv)
+			d, f := timeRun(c.argv)
 			if i >= 10 { // warm-up
 				times[j] = append(times[j], d)
+				faults[j] = append(faults[j], f)
 			}
 		}
 	}
 	med := make([]time.Duration, len(cmds))
+	flt := make([]int64, len(cmds))
 	fmt.Printf("start-up, %d runs each, interleaved (medians):\n", *n)
 	for j, c := range cmds {
-		med[j] = benchutil.Median(times[j])
-		fmt.Printf("  %-20s %8.3f ms   p90 %8.3f ms\n", c.name, benchutil.MS(med[j]), benchutil.MS(benchutil.Percentile(times[j], 0.9)))
+		med[j], flt[j] = benchutil.Median(times[j]), benchutil.Median(faults[j])
+		fmt.Printf("  %-20s %8.3f ms   p90 %8.3f ms   %5d page faults\n", c.name, benchutil.MS(med[j]),
+			benchutil.MS(benchutil.Percentile(times[j], 0.9)), flt[j])
 	}
-	fmt.Printf("shroud over the floor: %+.3f ms (%.2fx the floor, %.2fx true)\n",
-		benchutil.MS(med[2]-med[1]), float64(med[2])/float64(med[1]), float64(med[2])/float64(med[0]))
-	fmt.Printf("floor over true:       %+.3f ms\n", benchutil.MS(med[1]-med[0]))
+	const fl, sdk, sh = 1, 2, 3
+	fmt.Printf("shroud over the floor:         %+.3f ms (%.2fx the floor, %.2fx true), %+d page faults\n",
+		benchutil.MS(med[sh]-med[fl]), float64(med[sh])/float64(med[fl]), float64(med[sh])/float64(med[0]), flt[sh]-flt[fl])
+	fmt.Printf("SDKs linked over the floor:    %+.3f ms (%.2fx the floor), %+d page faults\n",
+		benchutil.MS(med[sdk]-med[fl]), float64(med[sdk])/float64(med[fl]), flt[sdk]-flt[fl])
+	fmt.Printf("shroud over the SDK floor:     %+.3f ms (%.2fx), %+d page faults\n",
+		benchutil.MS(med[sh]-med[sdk]), float64(med[sh])/float64(med[sdk]), flt[sh]-flt[sdk])
+	fmt.Printf("floor over true:               %+.3f ms\n", benchutil.MS(med[fl]-med[0]))
 	initTrace(shroud)
 }
 
-func timeRun(argv []string) time.Duration {
+// timeRun runs argv and returns its wall time and its minor page faults.
+func timeRun(argv []string) (time.Duration, int64) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "%v: %v\n", argv, err)
 		os.Exit(1)
 	}
-	return time.Since(start)
+	took := time.Since(start)
+	return took, cmd.ProcessState.SysUsage().(*syscall.Rusage).Minflt
 }
 
 // initTrace prints the package init cost of shroud: the total and the
