@@ -15,7 +15,7 @@ import (
 // Build builds the package pkg into out with the Makefile's release flags:
 // static, trimmed paths, stripped, without urfave/cli's docs generator.
 func Build(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags=-s -w", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags=-s -w -X main.version=bench", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
