@@ -639,6 +639,62 @@ token = "file:src/token"
 	noRotCanary(t, "sidecar log, admin answers and notifications", append(bodies, stderr, notReady, metrics)...)
 }
 
+// TestSidecarSlowNotifyURL: an application endpoint that takes its time
+// holds up no refresh. While the first POST hangs, two more rotations are
+// written at once; when it returns, one more POST follows for both.
+func TestSidecarSlowNotifyURL(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "shroud.toml", `
+[rotation]
+interval = "0"
+[[files]]
+path = "shared/token"
+value_from = "file:src/token"
+`)
+	write(t, dir, "src/token", rotCanaries[0])
+	release := make(chan struct{})
+	var posted notices
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posted.ServeHTTP(w, r)
+		if len(posted.all()) == 1 {
+			select { // the application is busy with the first notice
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+		}
+	}))
+	defer hook.Close()
+	defer close(release)
+
+	token := filepath.Join(dir, "shared", "token")
+	s := startShroud(t, nil, "sidecar", "--config", filepath.Join(dir, "shroud.toml"), "--notify-url", hook.URL)
+	waitFor(t, "the first render", func() bool { data, _ := os.ReadFile(token); return string(data) == rotCanaries[0] })
+	replaceFile(t, filepath.Join(dir, "src", "token"), rotCanaries[1])
+	waitFor(t, "the first notice", func() bool { return len(posted.all()) == 1 })
+	for _, v := range rotCanaries[2:4] {
+		replaceFile(t, filepath.Join(dir, "src", "token"), v)
+		start := time.Now()
+		waitFor(t, "a rotation while the application is busy", func() bool { data, _ := os.ReadFile(token); return string(data) == v })
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("a rotation took %v to reach the file while a notice was pending", took)
+		}
+	}
+	if n := len(posted.all()); n != 1 {
+		t.Fatalf("%d notices while the first was pending, want 1 (notices do not overlap)", n)
+	}
+	release <- struct{}{}
+	waitFor(t, "the notice that follows", func() bool { return len(posted.all()) == 2 })
+	quiet()
+	if n := len(posted.all()); n != 2 {
+		t.Errorf("%d notices, want 2: the first, then one for the two rotations made meanwhile", n)
+	}
+	s.signal(t, unix.SIGTERM)
+	if code := s.wait(t); code != 0 {
+		t.Errorf("sidecar exit %d after SIGTERM, want 0", code)
+	}
+	noRotCanary(t, "sidecar log and notices", append(posted.all(), s.stderr.String())...)
+}
+
 // TestSidecarNotifyProcess: --notify-process finds the application by its
 // name in /proc (as in a pod with shareProcessNamespace), and
 // --notify-command runs beside it.

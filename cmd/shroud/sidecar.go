@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -149,6 +150,10 @@ type notifier struct {
 	command string
 	client  *http.Client
 	metrics *metrics
+
+	mu      sync.Mutex
+	busy    bool // a notification is running
+	pending bool // and another was asked for since it started
 }
 
 func newNotifier(c *cli.Context, rot inject.Rotation) (*notifier, error) {
@@ -190,7 +195,41 @@ func newNotifier(c *cli.Context, rot inject.Rotation) (*notifier, error) {
 
 // Signal notifies the application in every way given; sig is the watch
 // loop's rotation signal, which --notify-signal overrides.
+//
+// It returns at once: the notification runs in its own goroutine, so an
+// application endpoint or command that takes its time (up to
+// notifyTimeout) holds up neither the next refresh nor other files.
+// Notifications never overlap: one asked for while another runs follows
+// it, and several asked for meanwhile go out as one, since each says only
+// that the files changed and the files are the newest by then. Failures
+// are logged and counted in shroud_notifications_total.
 func (n *notifier) Signal(syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.busy {
+		n.pending = true
+		return nil
+	}
+	n.busy = true
+	go func() {
+		for {
+			if err := n.notify(); err != nil {
+				slog.Warn("cannot notify the application", "error", err)
+			}
+			n.mu.Lock()
+			again := n.pending
+			n.pending, n.busy = false, again
+			n.mu.Unlock()
+			if !again {
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// notify notifies the application once, in every way given.
+func (n *notifier) notify() error {
 	var errs *multierror.Error
 	if n.pid != 0 || n.pidfile != "" || n.process != "" {
 		err := n.signal()
