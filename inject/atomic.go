@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -45,17 +44,17 @@ func isGeneration(name string) bool {
 }
 
 // writeSet writes the files of one directory (two or more, already checked
-// by Changes) as a set, and returns the paths whose content, mode or owner
+// by Write) as a set, and returns those whose content, mode or owner
 // changed. Unchanged files are hard links to the previous generation, so
 // their inode stays.
-func writeSet(files []Rendered) (changed []string, err error) {
+func writeSet(files []Rendered) (changed []Rendered, err error) {
 	t, err := files[0].open(true)
 	if err != nil {
 		return nil, err
 	}
 	defer t.root.Close()
 	dirName := filepath.Dir(files[0].Path)
-	fail := func(format string, args ...any) ([]string, error) {
+	fail := func(format string, args ...any) ([]Rendered, error) {
 		return nil, fmt.Errorf("writing the files of %s: %s", dirName, fmt.Sprintf(format, args...))
 	}
 	d, err := t.root.OpenRoot(filepath.Dir(t.name))
@@ -76,7 +75,7 @@ func writeSet(files []Rendered) (changed []string, err error) {
 		dest, err := d.Readlink(name)
 		linked[i] = err == nil && dest == dataLink+"/"+name
 		if !holdsAt(d, name, f) {
-			changed = append(changed, f.Path)
+			changed = append(changed, f)
 		}
 		reuse[i] = linked[i] && cur != "" && holdsAt(d, cur+"/"+name, f)
 		all = all && reuse[i]
@@ -89,54 +88,18 @@ func writeSet(files []Rendered) (changed []string, err error) {
 	if err != nil {
 		return fail("creating a generation directory: %v", err)
 	}
-	switched := false
-	defer func() {
-		if !switched {
-			d.RemoveAll(gen)
-		}
-	}()
-	for i, f := range files {
-		name := filepath.Base(f.Path)
-		if reuse[i] && d.Link(cur+"/"+name, gen+"/"+name) == nil {
-			continue
-		}
-		if err := writeInto(d, gen+"/"+name, f); err != nil {
-			return fail("%s: %v", name, err)
-		}
-	}
-	if err := syncDir(d, gen); err != nil {
+	if err := fillGeneration(d, gen, cur, files, reuse); err != nil {
+		d.RemoveAll(gen)
 		return fail("%v", err)
 	}
-
 	// The switch: one rename makes the new generation what every path
 	// shows.
-	if err := d.Remove(dataLinkTmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := switchData(d, gen); err != nil {
+		d.RemoveAll(gen)
 		return fail("%v", err)
 	}
-	if err := d.Symlink(gen, dataLinkTmp); err != nil {
+	if err := linkPaths(d, files, linked); err != nil {
 		return fail("%v", err)
-	}
-	if err := d.Rename(dataLinkTmp, dataLink); err != nil {
-		d.Remove(dataLinkTmp)
-		return fail("%v", err)
-	}
-	switched = true
-
-	// Paths not yet linked (the first write, or a regular file left by an
-	// older layout) become links into ..data, each by a rename.
-	for i, f := range files {
-		if linked[i] {
-			continue
-		}
-		name := filepath.Base(f.Path)
-		tmp := "." + name + ".tmp-" + strconv.FormatUint(rand.Uint64(), 36)
-		if err := d.Symlink(dataLink+"/"+name, tmp); err != nil {
-			return fail("%v", err)
-		}
-		if err := d.Rename(tmp, name); err != nil {
-			d.Remove(tmp)
-			return fail("%v", err)
-		}
 	}
 	if err := syncDir(d, "."); err != nil {
 		return changed, fmt.Errorf("writing the files of %s: syncing the directory: %w", dirName, err)
@@ -145,13 +108,63 @@ func writeSet(files []Rendered) (changed []string, err error) {
 	return changed, nil
 }
 
+// fillGeneration writes the files into the new generation gen, durably:
+// those marked reuse as hard links to the current generation cur.
+func fillGeneration(d *os.Root, gen, cur string, files []Rendered, reuse []bool) error {
+	for i, f := range files {
+		name := filepath.Base(f.Path)
+		if reuse[i] && d.Link(cur+"/"+name, gen+"/"+name) == nil {
+			continue
+		}
+		if err := writeInto(d, gen+"/"+name, f); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return syncDir(d, gen)
+}
+
+// switchData points ..data at gen by renaming a new link over it.
+func switchData(d *os.Root, gen string) error {
+	if err := d.Remove(dataLinkTmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := d.Symlink(gen, dataLinkTmp); err != nil {
+		return err
+	}
+	if err := d.Rename(dataLinkTmp, dataLink); err != nil {
+		d.Remove(dataLinkTmp)
+		return err
+	}
+	return nil
+}
+
+// linkPaths makes the paths not yet linked (the first write, or a regular
+// file left by an older layout) links into ..data, each by a rename.
+func linkPaths(d *os.Root, files []Rendered, linked []bool) error {
+	for i, f := range files {
+		if linked[i] {
+			continue
+		}
+		name := filepath.Base(f.Path)
+		tmp := tmpPrefix(name) + strconv.FormatUint(rand.Uint64(), 36)
+		if err := d.Symlink(dataLink+"/"+name, tmp); err != nil {
+			return err
+		}
+		if err := d.Rename(tmp, name); err != nil {
+			d.Remove(tmp)
+			return err
+		}
+	}
+	return nil
+}
+
 // holdsAt reports whether name in d holds f's content, mode and owner.
 func holdsAt(d *os.Root, name string, f Rendered) bool {
 	info, err := d.Stat(name)
 	if err != nil || !info.Mode().IsRegular() {
 		return false
 	}
-	t := &target{root: d, name: name, info: info}
+	t := &place{root: d, name: name, info: info}
 	return t.holds(f)
 }
 
@@ -186,40 +199,6 @@ func newGeneration(d *os.Root) (string, error) {
 		return name, nil
 	}
 	return "", err
-}
-
-// writeInto creates name in d with f's content, mode and owner, durably.
-func writeInto(d *os.Root, name string, f Rendered) (err error) {
-	fh, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := fh.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	if _, err := fh.Write(f.Data); err != nil {
-		return err
-	}
-	if err := fh.Chmod(f.Mode.Perm()); err != nil {
-		return fmt.Errorf("setting mode: %w", err)
-	}
-	if f.Owner != nil {
-		if err := fh.Chown(f.Owner.UID, f.Owner.GID); err != nil {
-			return fmt.Errorf("setting owner %s: %w", f.Owner, err)
-		}
-	}
-	return fh.Sync()
-}
-
-func syncDir(d *os.Root, name string) error {
-	dir, err := d.Open(name)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }
 
 // retireGrace is how long a generation stays once replaced: the longest a
@@ -279,6 +258,3 @@ func setsOf(files []Rendered) [][]Rendered {
 	}
 	return sets
 }
-
-// reservedName reports names the layout uses in a set's directory.
-func reservedName(name string) bool { return strings.HasPrefix(name, "..") }

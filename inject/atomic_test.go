@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/internal/settest"
 )
 
@@ -36,10 +37,10 @@ func materializedSet(dir string, gen int) *Materialized {
 func TestWriteSetLayout(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "secrets")
 	// A file written alone first: the set takes it over.
-	if _, err := WriteFile(filepath.Join(dir, "tls.crt"), []byte("old"), 0o400); err != nil {
+	if _, err := writeFile(filepath.Join(dir, "tls.crt"), []byte("old"), 0o400); err != nil {
 		t.Fatal(err)
 	}
-	changed, err := materializedSet(dir, 1).WriteFiles()
+	changed, err := writeAll(materializedSet(dir, 1))
 	if err != nil || len(changed) != 3 {
 		t.Fatalf("first write: changed %v, %v", changed, err)
 	}
@@ -61,7 +62,7 @@ func TestWriteSetLayout(t *testing.T) {
 	}
 
 	// Unchanged: nothing written.
-	if changed, err := materializedSet(dir, 1).WriteFiles(); err != nil || len(changed) != 0 {
+	if changed, err := writeAll(materializedSet(dir, 1)); err != nil || len(changed) != 0 {
 		t.Fatalf("rewrite of the same set: changed %v, %v", changed, err)
 	}
 	if g, _ := os.Readlink(filepath.Join(dir, "..data")); g != gen1 {
@@ -72,7 +73,7 @@ func TestWriteSetLayout(t *testing.T) {
 	m := materializedSet(dir, 1)
 	m.Files[1].Data = setContent(2, "tls.key")
 	keep := inode(t, filepath.Join(dir, "ca.pem"))
-	changed, err = m.WriteFiles()
+	changed, err = writeAll(m)
 	if err != nil || len(changed) != 1 || changed[0] != filepath.Join(dir, "tls.key") {
 		t.Fatalf("changed %v, %v", changed, err)
 	}
@@ -95,7 +96,7 @@ func TestWriteSetLayout(t *testing.T) {
 	// Third generation, right after the second: the first was replaced
 	// only now, and a reader may still be in it: it stays.
 	gen2, _ := os.Readlink(filepath.Join(dir, dataLink))
-	if _, err := materializedSet(dir, 3).WriteFiles(); err != nil {
+	if _, err := writeAll(materializedSet(dir, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if gens := generations(); len(gens) != 3 {
@@ -110,7 +111,7 @@ func TestWriteSetLayout(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(dir, gen2), long, long); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := materializedSet(dir, 4).WriteFiles(); err != nil {
+	if _, err := writeAll(materializedSet(dir, 4)); err != nil {
 		t.Fatal(err)
 	}
 	if gens := generations(); len(gens) != 3 || slices.Contains(gens, gen1) || !slices.Contains(gens, gen2) {
@@ -127,7 +128,7 @@ func TestWriteSetLayout(t *testing.T) {
 // TestSetNamesReserved: a file named like the layout's entries is refused
 // when the config loads.
 func TestSetNamesReserved(t *testing.T) {
-	_, err := ParseConfig("/cfg/shroud.toml", []byte("[[files]]\npath = \"out/..data\"\nvalue_from = \"file:x\"\n"))
+	_, err := config.ParseFile("/cfg/shroud.toml", []byte("[[files]]\npath = \"out/..data\"\nvalue_from = \"file:x\"\n"))
 	if err == nil || !strings.Contains(err.Error(), `names starting with ".." are reserved`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -147,7 +148,7 @@ func TestSetNamesReserved(t *testing.T) {
 func TestSetReaderNeverSeesMixedSet(t *testing.T) {
 	const rotations = 1000
 	dir := filepath.Join(t.TempDir(), "secrets")
-	if _, err := materializedSet(dir, 0).WriteFiles(); err != nil {
+	if _, err := writeAll(materializedSet(dir, 0)); err != nil {
 		t.Fatal(err)
 	}
 	stop := filepath.Join(t.TempDir(), "stop")
@@ -162,7 +163,7 @@ func TestSetReaderNeverSeesMixedSet(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
 	for gen := 1; gen <= rotations; gen++ {
-		changed, err := materializedSet(dir, gen).WriteFiles()
+		changed, err := writeAll(materializedSet(dir, gen))
 		if err != nil || len(changed) != len(setFiles) {
 			t.Fatalf("rotation %d: changed %v, %v", gen, changed, err)
 		}

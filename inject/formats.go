@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/shroud-dev/shroud/config"
 )
 
 // entry is one KEY = value of a file with [files.values].
@@ -19,7 +21,7 @@ type entry struct {
 // encode writes entries, in order, in a structured format. Every format
 // escapes what it must so that any text value reads back byte for byte;
 // binary values are refused, as no text format can hold them safely.
-func encode(format Format, entries []entry) ([]byte, error) {
+func encode(format config.Format, entries []entry) ([]byte, error) {
 	for _, e := range entries {
 		if !utf8.Valid(e.value) || bytes.IndexByte(e.value, 0) >= 0 {
 			return nil, fmt.Errorf("the value of %q for %s is binary (NUL bytes or not UTF-8), which a %s file cannot hold; write it to its own file with value_from", e.ref, e.key, format)
@@ -27,7 +29,7 @@ func encode(format Format, entries []entry) ([]byte, error) {
 	}
 	var b strings.Builder
 	switch format {
-	case JSON:
+	case config.JSON:
 		b.WriteString("{\n")
 		for i, e := range entries {
 			fmt.Fprintf(&b, "  %s: %s", jsonString(e.key), jsonString(string(e.value)))
@@ -37,11 +39,11 @@ func encode(format Format, entries []entry) ([]byte, error) {
 			b.WriteByte('\n')
 		}
 		b.WriteString("}\n")
-	case Dotenv:
+	case config.Dotenv:
 		for _, e := range entries {
 			fmt.Fprintf(&b, "%s=%s\n", e.key, dotenvValue(string(e.value)))
 		}
-	case YAML:
+	case config.YAML:
 		for _, e := range entries {
 			k := yamlKey(e.key)
 			if utf8.RuneCountInString(k) > 1000 { // YAML caps implicit keys at 1024 characters
@@ -50,7 +52,7 @@ func encode(format Format, entries []entry) ([]byte, error) {
 			}
 			fmt.Fprintf(&b, "%s: %s\n", k, yamlQuote(string(e.value)))
 		}
-	case Properties:
+	case config.Properties:
 		for _, e := range entries {
 			fmt.Fprintf(&b, "%s=%s\n", propertiesEscape(e.key, true), propertiesEscape(string(e.value), false))
 		}

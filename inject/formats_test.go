@@ -15,6 +15,7 @@ import (
 	"github.com/magiconair/properties"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -27,15 +28,15 @@ var awkward = []string{
 }
 
 // parsers read each format back with an independent implementation.
-var parsers = map[Format]func(t testing.TB, data []byte) map[string]string{
-	JSON: func(t testing.TB, data []byte) map[string]string {
+var parsers = map[config.Format]func(t testing.TB, data []byte) map[string]string{
+	config.JSON: func(t testing.TB, data []byte) map[string]string {
 		var m map[string]string
 		if err := json.Unmarshal(data, &m); err != nil {
 			t.Fatalf("json: %v\n%s", err, data)
 		}
 		return m
 	},
-	YAML: func(t testing.TB, data []byte) map[string]string {
+	config.YAML: func(t testing.TB, data []byte) map[string]string {
 		var m map[string]string
 		if err := yaml.Unmarshal(data, &m); err != nil {
 			t.Fatalf("yaml: %v\n%s", err, data)
@@ -46,7 +47,7 @@ var parsers = map[Format]func(t testing.TB, data []byte) map[string]string{
 	// cannot join the surrogate pairs that Java's Properties.store writes
 	// (and Properties.load reads) for characters beyond U+FFFF; those pairs
 	// are joined first. TestPropertiesAstral checks the pairs themselves.
-	Properties: func(t testing.TB, data []byte) map[string]string {
+	config.Properties: func(t testing.TB, data []byte) map[string]string {
 		l := &properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
 		p, err := l.LoadBytes(joinSurrogates(data))
 		if err != nil {
@@ -54,7 +55,7 @@ var parsers = map[Format]func(t testing.TB, data []byte) map[string]string{
 		}
 		return p.Map()
 	},
-	Dotenv: func(t testing.TB, data []byte) map[string]string {
+	config.Dotenv: func(t testing.TB, data []byte) map[string]string {
 		fields, err := sources.ParseDotenv(data)
 		if err != nil {
 			t.Fatalf("dotenv: %v\n%s", err, data)
@@ -114,7 +115,7 @@ func TestFormatsRoundTrip(t *testing.T) {
 	for format, parse := range parsers {
 		t.Run(string(format), func(t *testing.T) {
 			entries, want := entriesOf(awkward, func(i int, _ string) string { return fmt.Sprintf("KEY_%d", i) })
-			if format != Dotenv { // keys need escaping too
+			if format != config.Dotenv { // keys need escaping too
 				for i, k := range []string{"a.b", "with space", "k=v:w", "yes", "ünï", "#hash", "!bang", "1st"} {
 					entries = append(entries, entry{key: k, value: []byte(awkward[i]), ref: "file:x"})
 					want[k] = awkward[i]
@@ -152,7 +153,7 @@ func TestDotenvSourcedBySh(t *testing.T) {
 		}
 	}
 	entries, _ := entriesOf(values, func(i int, _ string) string { return fmt.Sprintf("KEY_%d", i) })
-	data, err := encode(Dotenv, entries)
+	data, err := encode(config.Dotenv, entries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestDotenvSourcedBySh(t *testing.T) {
 // TestPropertiesAstral checks that a character beyond U+FFFF is written as
 // Java's Properties.store writes it: a UTF-16 surrogate pair.
 func TestPropertiesAstral(t *testing.T) {
-	data, err := encode(Properties, []entry{{key: "smile", value: []byte("😀")}})
+	data, err := encode(config.Properties, []entry{{key: "smile", value: []byte("😀")}})
 	if err != nil || string(data) != `smile=\uD83D\uDE00`+"\n" {
 		t.Fatalf("got %q, %v", data, err)
 	}
@@ -194,14 +195,14 @@ func FuzzFormats(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, key, value string) {
 		if !utf8.ValidString(value) || strings.IndexByte(value, 0) >= 0 {
-			if _, err := encode(JSON, []entry{{key: "K", value: []byte(value)}}); err == nil {
+			if _, err := encode(config.JSON, []entry{{key: "K", value: []byte(value)}}); err == nil {
 				t.Fatal("binary value accepted")
 			}
 			return
 		}
 		for format, parse := range parsers {
 			k := key
-			if format == Dotenv || !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 || strings.TrimSpace(k) == "" {
+			if format == config.Dotenv || !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 || strings.TrimSpace(k) == "" {
 				k = "KEY" // dotenv keys are variable names, checked with the config
 			}
 			data, err := encode(format, []entry{{key: k, value: []byte(value)}, {key: k + "_2", value: []byte("next")}})

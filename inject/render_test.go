@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -67,16 +68,13 @@ func resolverWith(sm sources.Source) *sources.Resolver {
 }
 
 // materializeConfig loads a config and renders its files.
-func materializeConfig(t *testing.T, path string, r *sources.Resolver) (*Spec, *Materialized) {
+func materializeConfig(t *testing.T, path string, r *sources.Resolver) (*Plan, *Materialized) {
 	t.Helper()
-	cfg, err := LoadConfig(path)
+	cfg, err := config.LoadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := NewSpec(SpecInput{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := NewPlan(cfg)
 	vals, err := spec.Resolve(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +112,7 @@ func TestGoldenFiles(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant (%s):\n%s", rel, f.Data, golden, want)
 		}
 	}
-	if m.Files[1].Mode != 0o440 || m.Files[0].Mode != DefaultFileMode {
+	if m.Files[1].Mode != 0o440 || m.Files[0].Mode != config.DefaultFileMode {
 		t.Errorf("modes %v %v", m.Files[1].Mode, m.Files[0].Mode)
 	}
 }
@@ -127,7 +125,7 @@ func TestGoldenFilesWritten(t *testing.T) {
 	os.CopyFS(dir, os.DirFS("testdata/render"))
 	os.RemoveAll(filepath.Join(dir, "want"))
 	_, m := materializeConfig(t, filepath.Join(dir, "shroud.toml"), resolverWith(goldenSecrets()))
-	changed, err := m.WriteFiles()
+	changed, err := writeAll(m)
 	if err != nil || len(changed) != 8 {
 		t.Fatalf("changed %d files, err %v", len(changed), err)
 	}
@@ -140,7 +138,7 @@ func TestGoldenFilesWritten(t *testing.T) {
 		}
 	}
 	// Unchanged output writes nothing.
-	if changed, err := m.WriteFiles(); err != nil || len(changed) != 0 {
+	if changed, err := writeAll(m); err != nil || len(changed) != 0 {
 		t.Fatalf("second write changed %v, %v", changed, err)
 	}
 }
@@ -180,10 +178,10 @@ func TestBatchedPlan(t *testing.T) {
 	}
 }
 
-// TestRotationRewritesDependents is the test the watch loop builds on: when
-// one reference rotates, Affected names exactly the files that read it, and
-// writing re-rendered files changes only those (the others are byte-equal
-// and not touched).
+// TestRotationRewritesDependents is the test the watch loop builds on:
+// when one reference rotates, materializing the whole plan again from fresh
+// values and writing it changes exactly the files that read it (the others
+// are byte-equal and not touched).
 func TestRotationRewritesDependents(t *testing.T) {
 	t.Setenv("SHROUD_GOLDEN_STAGE", "prod")
 	dir := t.TempDir()
@@ -191,56 +189,45 @@ func TestRotationRewritesDependents(t *testing.T) {
 	sm := goldenSecrets()
 	r := resolverWith(sm)
 	spec, m := materializeConfig(t, filepath.Join(dir, "shroud.toml"), r)
-	if _, err := m.WriteFiles(); err != nil {
+	if _, err := Write(m.Files, WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	inodes := map[string]uint64{}
+	var userlist string
 	for _, f := range m.Files {
 		inodes[f.Path] = inode(t, f.Path)
+		if strings.HasSuffix(f.Path, "pgbouncer/userlist.txt") {
+			userlist = f.Path
+		}
 	}
 
 	// sm:prod/db-admin rotates: its current version becomes the previous.
 	sm.secrets["prod/db-admin@AWSPREVIOUS"] = sm.secrets["prod/db-admin"]
 	sm.secrets["prod/db-admin"] = `{"username":"admin","password":"newer-` + canary + `"}`
-	rotated, _ := sources.Parse("sm:prod/db-admin")
 
-	affected := spec.Affected([]sources.Ref{rotated})
-	if len(affected.Files) != 1 || !strings.HasSuffix(affected.Files[0].Path, "pgbouncer/userlist.txt") || len(affected.Env) != 0 {
-		t.Fatalf("affected = %+v", affected.Files)
-	}
-	// The previous stage is its own object: the watch loop polls it and
-	// reports it changed too; it affects the same file.
-	prev, _ := previousVersion(rotated)
-	if a := spec.Affected([]sources.Ref{prev}); len(a.Files) != 1 {
-		t.Fatalf("previous stage affects %d files", len(a.Files))
-	}
-
-	// Re-render only the affected files, from fresh values.
-	vals, err := affected.Resolve(context.Background(), r)
+	vals, err := spec.Resolve(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := affected.Materialize(vals)
+	m2, err := spec.Materialize(vals)
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := m2.WriteFiles()
-	if err != nil || len(changed) != 1 || changed[0] != affected.Files[0].Path {
-		t.Fatalf("changed %v, %v", changed, err)
+	res, err := Write(m2.Files, WriteOptions{})
+	if changed := res.Paths(); err != nil || len(changed) != 1 || changed[0] != userlist {
+		t.Fatalf("changed %v, %v; want only %s", changed, err, userlist)
 	}
-	// Re-rendering everything changes nothing more: unchanged output is not
+	// Writing the same again changes nothing: unchanged output is not
 	// written.
-	vals, _ = spec.Resolve(context.Background(), r)
-	m3, _ := spec.Materialize(vals)
-	if changed, err := m3.WriteFiles(); err != nil || len(changed) != 0 {
-		t.Fatalf("a full re-render changed %v, %v", changed, err)
+	if res, err := Write(m2.Files, WriteOptions{}); err != nil || len(res.Changed) != 0 {
+		t.Fatalf("a second write changed %v, %v", res.Paths(), err)
 	}
 	for _, f := range m.Files {
-		if f.Path != affected.Files[0].Path && inode(t, f.Path) != inodes[f.Path] {
+		if f.Path != userlist && inode(t, f.Path) != inodes[f.Path] {
 			t.Errorf("%s was rewritten although it does not read sm:prod/db-admin", f.Path)
 		}
 	}
-	data, _ := os.ReadFile(affected.Files[0].Path)
+	data, _ := os.ReadFile(userlist)
 	if !strings.Contains(string(data), `"newer-`+canary+`"`) || !strings.Contains(string(data), `"new-`+canary+`"`) {
 		t.Fatalf("userlist = %q", data)
 	}
@@ -250,11 +237,11 @@ func TestRotationRewritesDependents(t *testing.T) {
 // that [files.values] keep the order written.
 func TestFileRefs(t *testing.T) {
 	dir, _ := filepath.Abs("testdata/render")
-	cfg, err := LoadConfig(filepath.Join(dir, "shroud.toml"))
+	cfg, err := config.LoadFile(filepath.Join(dir, "shroud.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, _ := NewSpec(SpecInput{Config: cfg})
+	spec := NewPlan(cfg)
 	var got []string
 	for _, r := range spec.Files[6].Refs() {
 		got = append(got, r.Raw)

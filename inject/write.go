@@ -8,24 +8,98 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/paths"
 )
 
-// WriteFile replaces the file at path with data, atomically, as
-// Rendered.Write does, with no files_root and no owner.
-func WriteFile(path string, data []byte, mode fs.FileMode) (changed bool, err error) {
-	return Rendered{Path: path, Mode: mode, Data: data}.Write()
+// Rendered is the content of one file, and where and how to write it.
+type Rendered struct {
+	Path  string
+	Mode  fs.FileMode
+	Owner *config.Owner
+	Root  string
+	Data  []byte
 }
 
-// Write replaces the file with its data, atomically: readers see the old
-// content or the new, never a part. It writes a temporary file in the same
-// directory (created 0600), sets its mode and owner, fsyncs it, renames it
-// over the path and fsyncs the directory, so the change also survives a
-// crash. On any error the temporary file is removed and the old file is
-// left as it was.
+// WriteOptions change what Write does.
+type WriteOptions struct {
+	// DryRun checks every file and says what would change, writing
+	// nothing (render --dry-run, check).
+	DryRun bool
+}
+
+// Result says what a Write changed, or would change.
+type Result struct {
+	// Changed are the files whose content, mode or owner changed, in the
+	// order given.
+	Changed []Rendered
+}
+
+// Paths are the paths of Changed.
+func (r Result) Paths() []string {
+	paths := make([]string, len(r.Changed))
+	for i, f := range r.Changed {
+		paths[i] = f.Path
+	}
+	return paths
+}
+
+// Write is the one place shroud writes files. It replaces each file
+// atomically: readers see the old content or the new, never a part. Every
+// file is checked first (files_root, symbolic links, owner), so one bad
+// file stops them all before anything is written. A file alone in its
+// directory is replaced by a rename (see writeAlone); the files of a
+// directory that holds several are a set, switched all at once (see
+// writeSet). Files that already hold their content, mode and owner are not
+// touched, so unchanged secrets cause no notification.
+func Write(files []Rendered, opt WriteOptions) (Result, error) {
+	var (
+		errs  *multierror.Error
+		would Result
+	)
+	for _, f := range files {
+		changes, err := f.wouldChange()
+		if err != nil {
+			errs = multierror.Append(errs, err)
+			continue
+		}
+		if changes {
+			would.Changed = append(would.Changed, f)
+		}
+	}
+	if errs != nil || opt.DryRun {
+		return would, config.ListErrors(errs)
+	}
+	var res Result
+	for _, set := range setsOf(files) {
+		var (
+			changed []Rendered
+			err     error
+		)
+		if len(set) > 1 {
+			changed, err = writeSet(set)
+		} else {
+			changed, err = writeAlone(set[0])
+		}
+		res.Changed = append(res.Changed, changed...)
+		errs = multierror.Append(errs, err)
+	}
+	return res, config.ListErrors(errs)
+}
+
+// writeAlone replaces a file with its data: it writes a temporary file in
+// the same directory (created 0600), sets its mode and owner, fsyncs it,
+// renames it over the path and fsyncs the directory, so the change also
+// survives a crash. On any error the temporary file is removed and the old
+// file is left as it was.
 //
 // Missing directories are created 0700, owned by the file's owner when it
 // has one (so that owner can reach it). A symbolic link at the path is
@@ -33,61 +107,31 @@ func WriteFile(path string, data []byte, mode fs.FileMode) (changed bool, err er
 // path must lie inside it, no directory between the root and the file may
 // be a symbolic link, and every operation goes through an os.Root, so a
 // link swapped in meanwhile still cannot lead outside.
-//
-// When the file already holds the data with the mode (and owner), nothing
-// is written and changed is false, so unchanged secrets cause no
-// notification.
-func (r Rendered) Write() (changed bool, err error) {
+func writeAlone(r Rendered) (changed []Rendered, err error) {
 	t, err := r.open(true)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer t.root.Close()
 	t.removeStale()
 	if t.holds(r) {
-		return false, nil
+		return nil, nil
 	}
-	fail := func(what string, err error) (bool, error) {
-		return false, fmt.Errorf("writing %s: %s%w", r.Path, what, err)
-	}
-
 	// O_EXCL makes the name safe; randomness only avoids collisions
 	// (math/rand, as crypto/rand would add its package init to every start).
 	tmp := filepath.Join(filepath.Dir(t.name), tmpPrefix(t.name)+strconv.FormatUint(rand.Uint64(), 36))
-	f, err := t.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fail("", err)
+	if err := writeInto(t.root, tmp, r); err != nil {
+		t.root.Remove(tmp)
+		return nil, fmt.Errorf("writing %s: %w", r.Path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			t.root.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(r.Data); err != nil {
-		return fail("", err)
+	if err := t.root.Rename(tmp, t.name); err != nil {
+		t.root.Remove(tmp)
+		return nil, fmt.Errorf("writing %s: %w", r.Path, err)
 	}
-	if err = f.Chmod(r.Mode.Perm()); err != nil {
-		return fail("setting mode: ", err)
+	if err := syncDir(t.root, filepath.Dir(t.name)); err != nil {
+		return []Rendered{r}, fmt.Errorf("writing %s: syncing its directory: %w", r.Path, err)
 	}
-	if r.Owner != nil {
-		if err = f.Chown(r.Owner.UID, r.Owner.GID); err != nil {
-			return fail("setting owner "+r.Owner.String()+": ", err)
-		}
-	}
-	if err = f.Sync(); err != nil {
-		return fail("", err)
-	}
-	if err = f.Close(); err != nil {
-		return fail("", err)
-	}
-	if err = t.root.Rename(tmp, t.name); err != nil {
-		return fail("", err)
-	}
-	if err := t.syncDir(); err != nil {
-		return true, fmt.Errorf("writing %s: syncing its directory: %w", r.Path, err)
-	}
-	return true, nil
+	return []Rendered{r}, nil
 }
 
 // staleAge is how old a temporary file must be to count as left behind by
@@ -99,7 +143,7 @@ func tmpPrefix(name string) string { return "." + filepath.Base(name) + ".tmp-" 
 
 // removeStale removes the temporary files that a write killed between
 // create and rename left beside the file: each holds a copy of a secret.
-func (t *target) removeStale() {
+func (t *place) removeStale() {
 	prefix, dir := tmpPrefix(t.name), filepath.Dir(t.name)
 	d, err := t.root.Open(dir)
 	if err != nil {
@@ -118,9 +162,9 @@ func (t *target) removeStale() {
 	}
 }
 
-// WouldChange checks the file as Write would and reports whether Write
-// would change it. It creates and writes nothing: this is render --dry-run.
-func (r Rendered) WouldChange() (bool, error) {
+// wouldChange checks the file as Write does and reports whether Write
+// would change it. It creates and writes nothing.
+func (r Rendered) wouldChange() (bool, error) {
 	t, err := r.open(false)
 	if err != nil {
 		return false, err
@@ -132,8 +176,8 @@ func (r Rendered) WouldChange() (bool, error) {
 	return !t.holds(r), nil
 }
 
-// target is where a Rendered file goes, opened and checked.
-type target struct {
+// place is where a Rendered file goes, opened and checked.
+type place struct {
 	root *os.Root // files_root, or the file's directory; nil when missing
 	name string   // the file, relative to root
 	info fs.FileInfo
@@ -142,9 +186,9 @@ type target struct {
 // open checks the file's place: inside Root, no symbolic link on the way
 // or at the path, an owner shroud may give. With create, missing
 // directories are made; without, open stops at the first missing one and
-// returns a target with no root.
-func (r Rendered) open(create bool) (*target, error) {
-	fail := func(format string, args ...any) (*target, error) {
+// returns a place with no root.
+func (r Rendered) open(create bool) (*place, error) {
+	fail := func(format string, args ...any) (*place, error) {
 		return nil, fmt.Errorf("writing %s: %s", r.Path, fmt.Sprintf(format, args...))
 	}
 	if err := checkFileOwner(r.Owner); err != nil {
@@ -154,7 +198,7 @@ func (r Rendered) open(create bool) (*target, error) {
 	if top == "" {
 		top = filepath.Dir(r.Path)
 	}
-	if !within(top, r.Path) {
+	if !paths.Within(top, r.Path) {
 		return fail("the path is outside files_root %s", top)
 	}
 	rel, _ := filepath.Rel(top, r.Path)
@@ -165,12 +209,12 @@ func (r Rendered) open(create bool) (*target, error) {
 	}
 	root, err := os.OpenRoot(top)
 	if errors.Is(err, fs.ErrNotExist) && !create {
-		return &target{name: rel}, nil
+		return &place{name: rel}, nil
 	}
 	if err != nil {
 		return fail("%v", err)
 	}
-	t := &target{root: root, name: rel}
+	t := &place{root: root, name: rel}
 	if err := t.walk(r, create); err != nil {
 		root.Close()
 		return nil, err
@@ -182,7 +226,7 @@ func (r Rendered) open(create bool) (*target, error) {
 // With an owner, the directories it creates are the owner's, who could not
 // otherwise reach the file (and only those: a directory that exists is
 // left as it is).
-func mkdirAll(dir string, owner *Owner) error {
+func mkdirAll(dir string, owner *config.Owner) error {
 	if info, err := os.Stat(dir); err == nil {
 		if !info.IsDir() {
 			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
@@ -207,7 +251,7 @@ func mkdirAll(dir string, owner *Owner) error {
 }
 
 // walk checks every directory between the root and the file, and the file.
-func (t *target) walk(r Rendered, create bool) error {
+func (t *place) walk(r Rendered, create bool) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("writing %s: %s", r.Path, fmt.Sprintf(format, args...))
 	}
@@ -264,13 +308,13 @@ func (t *target) walk(r Rendered, create bool) error {
 
 // layoutLink reports whether the file is a symbolic link to ..data/NAME,
 // the layout writeSet makes.
-func (t *target) layoutLink() bool {
+func (t *place) layoutLink() bool {
 	dest, err := t.root.Readlink(t.name)
 	return err == nil && dest == dataLink+"/"+filepath.Base(t.name)
 }
 
 // holds reports whether the file already has r's content, mode and owner.
-func (t *target) holds(r Rendered) bool {
+func (t *place) holds(r Rendered) bool {
 	if t.info == nil || t.info.Mode().Perm() != r.Mode.Perm() || t.info.Size() != int64(len(r.Data)) {
 		return false
 	}
@@ -284,12 +328,57 @@ func (t *target) holds(r Rendered) bool {
 	return err == nil && bytes.Equal(old, r.Data)
 }
 
-// syncDir makes the rename durable.
-func (t *target) syncDir() error {
-	d, err := t.root.Open(filepath.Dir(t.name))
+// writeInto creates name in d with f's content, mode and owner, durably.
+func writeInto(d *os.Root, name string, f Rendered) (err error) {
+	fh, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	defer func() {
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if _, err := fh.Write(f.Data); err != nil {
+		return err
+	}
+	if err := fh.Chmod(f.Mode.Perm()); err != nil {
+		return fmt.Errorf("setting mode: %w", err)
+	}
+	if f.Owner != nil {
+		if err := fh.Chown(f.Owner.UID, f.Owner.GID); err != nil {
+			return fmt.Errorf("setting owner %s: %w", f.Owner, err)
+		}
+	}
+	return fh.Sync()
+}
+
+func syncDir(d *os.Root, name string) error {
+	dir, err := d.Open(name)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
+// checkFileOwner tells, before anything is written, whether shroud may give
+// a file to owner: root may; another user only keeps files as its own,
+// with its own group or one it belongs to.
+func checkFileOwner(o *config.Owner) error {
+	euid := os.Geteuid()
+	if o == nil || euid == 0 {
+		return nil
+	}
+	if o.UID != euid {
+		return fmt.Errorf("owner %s: shroud runs as uid %d and only root can give a file to another user; run shroud as root or remove owner", o, euid)
+	}
+	if o.GID == os.Getegid() {
+		return nil
+	}
+	groups, _ := os.Getgroups()
+	if !slices.Contains(groups, o.GID) {
+		return fmt.Errorf("owner %s: shroud runs as uid %d, which is not in group %d; run shroud as root or remove owner", o, euid, o.GID)
+	}
+	return nil
 }

@@ -10,12 +10,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shroud-dev/shroud/config"
 )
 
 func TestWriteFileCreates(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a", "b", "secret")
-	changed, err := WriteFile(path, []byte(canary), 0o400)
+	changed, err := writeFile(path, []byte(canary), 0o400)
 	if err != nil || !changed {
 		t.Fatalf("changed=%v err=%v", changed, err)
 	}
@@ -36,17 +38,17 @@ func TestWriteFileCreates(t *testing.T) {
 
 func TestWriteFileUnchangedWritesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "secret")
-	if _, err := WriteFile(path, []byte("v1"), 0o400); err != nil {
+	if _, err := writeFile(path, []byte("v1"), 0o400); err != nil {
 		t.Fatal(err)
 	}
 	before := inode(t, path)
-	changed, err := WriteFile(path, []byte("v1"), 0o400)
+	changed, err := writeFile(path, []byte("v1"), 0o400)
 	if err != nil || changed || inode(t, path) != before {
 		t.Fatalf("rewrote an unchanged file: changed=%v err=%v", changed, err)
 	}
 	// A new value replaces the file (a new inode: readers holding the old
 	// one keep reading a whole old file).
-	changed, err = WriteFile(path, []byte("v2"), 0o400)
+	changed, err = writeFile(path, []byte("v2"), 0o400)
 	if err != nil || !changed || inode(t, path) == before {
 		t.Fatalf("changed=%v err=%v", changed, err)
 	}
@@ -54,7 +56,7 @@ func TestWriteFileUnchangedWritesNothing(t *testing.T) {
 		t.Fatalf("content = %q", data)
 	}
 	// A mode change alone is a change.
-	if changed, err = WriteFile(path, []byte("v2"), 0o440); err != nil || !changed {
+	if changed, err = writeFile(path, []byte("v2"), 0o440); err != nil || !changed {
 		t.Fatalf("mode change: changed=%v err=%v", changed, err)
 	}
 }
@@ -65,7 +67,7 @@ func TestWriteFileRefusesSymlink(t *testing.T) {
 	os.WriteFile(target, []byte("keep"), 0o600)
 	link := filepath.Join(dir, "link")
 	os.Symlink(target, link)
-	_, err := WriteFile(link, []byte(canary), 0o400)
+	_, err := writeFile(link, []byte(canary), 0o400)
 	if err == nil || !strings.Contains(err.Error(), "refusing to replace a symbolic link") {
 		t.Fatalf("err = %v", err)
 	}
@@ -78,7 +80,7 @@ func TestWriteFileRefusesSymlink(t *testing.T) {
 func TestWriteFileErrorLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "isdir"), 0o700)
-	if _, err := WriteFile(filepath.Join(dir, "isdir"), []byte(canary), 0o400); err == nil || strings.Contains(err.Error(), canary) {
+	if _, err := writeFile(filepath.Join(dir, "isdir"), []byte(canary), 0o400); err == nil || strings.Contains(err.Error(), canary) {
 		t.Fatalf("err = %v", err)
 	}
 	assertNoTemp(t, dir)
@@ -93,7 +95,7 @@ func TestWriteFileErrorLeavesNothing(t *testing.T) {
 	os.WriteFile(filepath.Join(ro, "f"), []byte("old"), 0o600)
 	os.Chmod(ro, 0o500)
 	defer os.Chmod(ro, 0o700)
-	if _, err := WriteFile(filepath.Join(ro, "f"), []byte("new"), 0o400); err == nil {
+	if _, err := writeFile(filepath.Join(ro, "f"), []byte("new"), 0o400); err == nil {
 		t.Fatal("wrote into a read-only directory")
 	}
 	if data, _ := os.ReadFile(filepath.Join(ro, "f")); string(data) != "old" {
@@ -130,7 +132,7 @@ func TestWriteInsideRoot(t *testing.T) {
 	os.MkdirAll(outside, 0o700)
 
 	r := Rendered{Path: filepath.Join(root, "a", "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
-	if changed, err := r.Write(); err != nil || !changed {
+	if changed, err := writeOne(r); err != nil || !changed {
 		t.Fatalf("changed=%v err=%v", changed, err)
 	}
 	if info, _ := os.Stat(filepath.Join(root, "a")); info.Mode().Perm() != 0o700 {
@@ -140,12 +142,12 @@ func TestWriteInsideRoot(t *testing.T) {
 	for name, target := range map[string]string{"escape": outside, "loop": filepath.Join(root, "a")} {
 		os.Symlink(target, filepath.Join(root, name))
 		r := Rendered{Path: filepath.Join(root, name, "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
-		_, err := r.Write()
+		_, err := writeOne(r)
 		want := filepath.Join(root, name) + " is a symbolic link inside files_root " + root + "; refusing to follow it"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v", name, err)
 		}
-		if _, err := r.WouldChange(); err == nil {
+		if _, err := r.wouldChange(); err == nil {
 			t.Errorf("%s: dry run accepted the link", name)
 		}
 	}
@@ -156,7 +158,7 @@ func TestWriteInsideRoot(t *testing.T) {
 		t.Error("followed the link inside the root")
 	}
 
-	_, err := Rendered{Path: filepath.Join(outside, "x"), Root: root, Mode: 0o400}.Write()
+	_, err := writeOne(Rendered{Path: filepath.Join(outside, "x"), Root: root, Mode: 0o400})
 	if err == nil || !strings.Contains(err.Error(), "outside files_root") {
 		t.Errorf("outside: err = %v", err)
 	}
@@ -168,18 +170,18 @@ func TestWriteInsideRoot(t *testing.T) {
 func TestWouldChange(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	r := Rendered{Path: filepath.Join(root, "new", "dir", "f"), Root: root, Mode: 0o400, Data: []byte("v1")}
-	if would, err := r.WouldChange(); err != nil || !would {
+	if would, err := r.wouldChange(); err != nil || !would {
 		t.Fatalf("new file: %v %v", would, err)
 	}
 	if _, err := os.Stat(root); err == nil {
 		t.Fatal("the dry run created a directory")
 	}
-	r.Write()
-	if would, err := r.WouldChange(); err != nil || would {
+	writeOne(r)
+	if would, err := r.wouldChange(); err != nil || would {
 		t.Fatalf("same file: %v %v", would, err)
 	}
 	r.Data = []byte("v2")
-	if would, _ := r.WouldChange(); !would {
+	if would, _ := r.wouldChange(); !would {
 		t.Fatal("new content not seen")
 	}
 	if data, _ := os.ReadFile(r.Path); string(data) != "v1" {
@@ -196,7 +198,7 @@ func TestWriteFilesAllOrNothing(t *testing.T) {
 		{Path: filepath.Join(dir, "good"), Mode: 0o400, Data: []byte("x")},
 		{Path: filepath.Join(dir, "link"), Mode: 0o400, Data: []byte("y")},
 	}}
-	if _, err := m.WriteFiles(); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	if _, err := writeAll(m); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "good")); err == nil {
@@ -209,26 +211,26 @@ func TestWriteFilesAllOrNothing(t *testing.T) {
 // writing (see the end-to-end test that runs shroud as nobody).
 func TestWriteOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
-		r := Rendered{Path: filepath.Join(t.TempDir(), "f"), Mode: 0o400, Owner: &Owner{UID: os.Geteuid() + 1, GID: os.Getegid()}}
-		if _, err := r.Write(); err == nil || !strings.Contains(err.Error(), "only root can give a file to another user") {
+		r := Rendered{Path: filepath.Join(t.TempDir(), "f"), Mode: 0o400, Owner: &config.Owner{UID: os.Geteuid() + 1, GID: os.Getegid()}}
+		if _, err := writeOne(r); err == nil || !strings.Contains(err.Error(), "only root can give a file to another user") {
 			t.Fatalf("err = %v", err)
 		}
 		return
 	}
 	path := filepath.Join(t.TempDir(), "f")
-	r := Rendered{Path: path, Mode: 0o440, Owner: &Owner{UID: 1234, GID: 5678}, Data: []byte("x")}
-	if changed, err := r.Write(); err != nil || !changed {
+	r := Rendered{Path: path, Mode: 0o440, Owner: &config.Owner{UID: 1234, GID: 5678}, Data: []byte("x")}
+	if changed, err := writeOne(r); err != nil || !changed {
 		t.Fatalf("changed=%v err=%v", changed, err)
 	}
 	st := stat(t, path)
 	if st.Uid != 1234 || st.Gid != 5678 {
 		t.Fatalf("owner %d:%d", st.Uid, st.Gid)
 	}
-	if changed, _ := r.Write(); changed {
+	if changed, _ := writeOne(r); changed {
 		t.Fatal("rewrote an unchanged file")
 	}
-	r.Owner = &Owner{UID: 1234, GID: 1234} // an owner change alone is a change
-	if changed, _ := r.Write(); !changed || stat(t, path).Gid != 1234 {
+	r.Owner = &config.Owner{UID: 1234, GID: 1234} // an owner change alone is a change
+	if changed, _ := writeOne(r); !changed || stat(t, path).Gid != 1234 {
 		t.Fatal("owner change not written")
 	}
 }
@@ -259,8 +261,8 @@ func TestWriteOwnerCanRead(t *testing.T) {
 				top = tc.root
 			}
 			path := filepath.Join(top, "app", "secrets", "db")
-			r := Rendered{Path: path, Root: tc.root, Mode: 0o400, Owner: &Owner{UID: nobody, GID: nobody}, Data: []byte("canary-owner")}
-			if _, err := r.Write(); err != nil {
+			r := Rendered{Path: path, Root: tc.root, Mode: 0o400, Owner: &config.Owner{UID: nobody, GID: nobody}, Data: []byte("canary-owner")}
+			if _, err := writeOne(r); err != nil {
 				t.Fatal(err)
 			}
 			cat := exec.Command("cat", path)
@@ -299,7 +301,7 @@ func TestWriteFailureRemovesTemp(t *testing.T) {
 		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 8, Max: 8}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := WriteFile(path, []byte("a new value longer than eight bytes: "+canary), 0o400)
+		_, err := writeFile(path, []byte("a new value longer than eight bytes: "+canary), 0o400)
 		if err == nil {
 			t.Fatal("the write succeeded")
 		}
@@ -332,7 +334,7 @@ func TestWriteFailureRemovesTemp(t *testing.T) {
 func TestWriteRemovesStaleTemp(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "secret")
-	if _, err := WriteFile(path, []byte("v1"), 0o400); err != nil {
+	if _, err := writeFile(path, []byte("v1"), 0o400); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-2 * staleAge)
@@ -349,7 +351,7 @@ func TestWriteRemovesStaleTemp(t *testing.T) {
 	stale := plant(".secret.tmp-crashed", old)
 	fresh := plant(".secret.tmp-underway", time.Now())
 	other := plant(".other.tmp-crashed", old)
-	if changed, err := WriteFile(path, []byte("v1"), 0o400); err != nil || changed {
+	if changed, err := writeFile(path, []byte("v1"), 0o400); err != nil || changed {
 		t.Fatalf("changed=%v err=%v", changed, err)
 	}
 	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {

@@ -30,6 +30,7 @@ import (
 	"github.com/fluent/fluent-logger-golang/fluent"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
 	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/sources"
@@ -41,7 +42,7 @@ const canary = "canary-e2e-log-Pn47Wq"
 
 // setup writes files into a directory and resolves the config there as
 // shroud run does, returning the pipeline's config.
-func setup(t *testing.T, config string, files map[string]string) *logdriver.Config {
+func setup(t *testing.T, text string, files map[string]string) *logdriver.Config {
 	t.Helper()
 	dir := t.TempDir()
 	files["db.json"] = `{"password":"` + canary + `"}`
@@ -50,15 +51,12 @@ func setup(t *testing.T, config string, files map[string]string) *logdriver.Conf
 			t.Fatal(err)
 		}
 	}
-	config = "[[secrets]]\nname = \"DB_PASSWORD\"\nvalue_from = \"file:db.json#password\"\n\n" + config
-	cfg, err := inject.ParseConfig(filepath.Join(dir, "shroud.toml"), []byte(config))
+	text = "[[secrets]]\nname = \"DB_PASSWORD\"\nvalue_from = \"file:db.json#password\"\n\n" + text
+	cfg, err := config.ParseFile(filepath.Join(dir, "shroud.toml"), []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := inject.NewSpec(inject.SpecInput{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := inject.NewPlan(cfg)
 	vals, err := spec.Resolve(context.Background(), sources.NewResolver())
 	if err != nil {
 		t.Fatal(err)

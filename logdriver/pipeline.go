@@ -536,7 +536,7 @@ func (s *stream) Write(b []byte) (int, error) {
 const readRoom = 4 << 10
 
 // ReadFrom copies the child's pipe until end of file, in large reads from
-// a pipe it enlarges. The supervisor (signal.Supervise) and os/exec's copy
+// a pipe it enlarges. The supervisor (child.Supervise) and os/exec's copy
 // goroutine call it, once per run of the child. Calls may overlap (the
 // output of a run that ended and of the next one): each reads into its own
 // buffer, and the stream's state is locked.

@@ -441,3 +441,28 @@ func isLower(s string) bool {
 func isAlnum(c rune) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
+
+// Previous is the reference to the version before the current one of a
+// Secrets Manager or KMS secret (the AWSPREVIOUS or ACSPrevious stage), as
+// a template's secretPrevious asks for it. Its Raw is a reference of the
+// grammar, so errors and tables show what is fetched.
+func (r Ref) Previous() (Ref, error) {
+	stage, scheme := "", ""
+	switch r.Backend {
+	case SecretsManager:
+		stage, scheme = "AWSPREVIOUS", "sm:"
+	case KMS:
+		stage, scheme = "ACSPrevious", "kms:"
+	default:
+		return Ref{}, fmt.Errorf("secretPrevious %q: only Secrets Manager and KMS secrets keep a previous version (AWSPREVIOUS, ACSPrevious); %s has none, use secret", r.Raw, r.Backend)
+	}
+	if r.Stage != "" || r.VersionID != "" {
+		return Ref{}, fmt.Errorf("secretPrevious %q: the reference already names a version; secretPrevious chooses %s itself", r.Raw, stage)
+	}
+	if r.Partition != "" { // an ARN: ID holds all of it but the tail
+		scheme = ""
+	}
+	r.Stage = stage
+	r.Raw = scheme + r.ID + ":" + r.JSONKey + ":" + stage
+	return r, nil
+}

@@ -242,3 +242,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestPrevious checks that the previous-version reference is exactly what
+// parsing its Raw gives, so tables and errors quote what is fetched.
+func TestPrevious(t *testing.T) {
+	for _, s := range []string{
+		"sm:prod/db", "sm:prod/db:password",
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db:password",
+		"kms:app/db", "kms:app/db:user",
+		"acs:kms:cn-hangzhou:1234567890123456:secret/app/db:password",
+	} {
+		ref, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev, err := ref.Previous()
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		want, err := Parse(prev.Raw)
+		if err != nil {
+			t.Fatalf("%s: previous %q does not parse: %v", s, prev.Raw, err)
+		}
+		if prev != want || prev.Stage == "" {
+			t.Errorf("%s: previous = %+v\nparsed       %+v", s, prev, want)
+		}
+	}
+	for _, s := range []string{"/prod/db", "file:/x", "env:X", "sm:db::AWSCURRENT", "kms:db:::v1"} {
+		ref, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ref.Previous(); err == nil {
+			t.Errorf("%s: no error", s)
+		}
+	}
+}

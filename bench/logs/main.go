@@ -10,7 +10,7 @@
 //	json-file + mask            the same, masking 100 secrets (with their
 //	                            base64 and JSON forms)
 //
-// The pipeline cases run the child under signal.Supervise with the
+// The pipeline cases run the child under child.Supervise with the
 // pipeline's writers as its stdout and stderr, as shroud run does, so the
 // child's pipe and the reads from it are the ones that ship. It prints each
 // median as MB/s and as a ratio to cat, against the goals (json-file
@@ -36,8 +36,8 @@ import (
 	"time"
 
 	"github.com/shroud-dev/shroud/bench/internal/benchutil"
+	"github.com/shroud-dev/shroud/child"
 	"github.com/shroud-dev/shroud/logdriver"
-	"github.com/shroud-dev/shroud/signal"
 )
 
 func main() {
@@ -74,7 +74,7 @@ func main() {
 			start, cpu, children := time.Now(), selfCPU(), childrenCPU()
 			p, err := logdriver.New(logdriver.Input{Config: cfg, Stdout: devNull, Stderr: devNull, Logger: quiet})
 			benchutil.Check(err)
-			code, err := signal.Supervise(signal.Input{
+			code, err := child.Supervise(child.Input{
 				Argv: []string{catPath, input}, Env: []string{},
 				Stdout: p.Stdout(), Stderr: p.Stderr(), Log: quiet,
 			})

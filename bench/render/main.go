@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
 	"github.com/shroud-dev/shroud/sources"
 
@@ -108,13 +109,12 @@ func writeConfigs(dir string) map[string]string {
 	return configs
 }
 
-// materializeCost is the median ns/op of Spec.Materialize over values
+// materializeCost is the median ns/op of Plan.Materialize over values
 // resolved once: rendering alone, no file system.
-func materializeCost(config string) float64 {
-	cfg, err := inject.LoadConfig(config)
+func materializeCost(path string) float64 {
+	cfg, err := config.LoadFile(path)
 	benchutil.Check(err)
-	spec, err := inject.NewSpec(inject.SpecInput{Config: cfg})
-	benchutil.Check(err)
+	spec := inject.NewPlan(cfg)
 	vals, err := spec.Resolve(context.Background(), sources.NewResolver())
 	benchutil.Check(err)
 	var runs []float64

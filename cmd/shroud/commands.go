@@ -1,27 +1,22 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/shroud-dev/shroud/inject"
-	"github.com/shroud-dev/shroud/logdriver"
-	"github.com/shroud-dev/shroud/signal"
-	"github.com/shroud-dev/shroud/sources"
+	"github.com/shroud-dev/shroud/child"
+	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/engine"
+	"github.com/shroud-dev/shroud/watch"
 )
 
-// specFlags are the inputs of a Spec, shared by run and check so that check
-// shows exactly what run would do.
+// specFlags are the inputs of a config, shared by run and check so that
+// check shows exactly what run would do.
 func specFlags(configRequired bool) []cli.Flag {
 	return []cli.Flag{
 		configFlag(configRequired),
@@ -31,6 +26,22 @@ func specFlags(configRequired bool) []cli.Flag {
 		&cli.StringFlag{Name: "ecs-task-definition", Usage: "read secrets and environment from an ECS task definition JSON `FILE`"},
 		&cli.StringFlag{Name: "container", Usage: "the container `NAME` in --ecs-task-definition"},
 	}
+}
+
+// configInput turns the flags of specFlags into the config's input; the
+// flags a command lacks read as empty.
+func configInput(c *cli.Context) config.Input {
+	return config.Input{
+		Path: c.String("config"), Region: c.String("region"),
+		Secrets: c.StringSlice("secret"), EnvRefs: c.Bool("env-refs"), Environ: os.Environ(),
+		TaskDefinition: c.String("ecs-task-definition"), Container: c.String("container"),
+	}
+}
+
+// listenFlag is --listen, the admin listener of run and sidecar.
+func listenFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "listen", EnvVars: []string{"SHROUD_LISTEN"},
+		Usage: "serve /healthz, /readyz, /metrics and POST /refresh on `ADDR` (a port alone, such as 9090, means 127.0.0.1:9090)"}
 }
 
 func runCommand() *cli.Command {
@@ -66,138 +77,72 @@ Examples:
 		Flags: append(specFlags(false),
 			&cli.BoolFlag{Name: "supervise", Usage: "stay CMD's parent as an init: forward signals, reap zombies, report CMD's exit status"},
 			&cli.BoolFlag{Name: "signal-group", Usage: "send signals to CMD's process group, not CMD alone (implies --supervise)"},
+			&cli.BoolFlag{Name: "exec", Usage: "replace shroud with CMD even as PID 1, where shroud supervises by default"},
 			listenFlag(),
 		),
-		OnUsageError: usageError(signal.ExitFailure),
-		Action:       run,
-	}
-}
-
-func run(c *cli.Context) error {
-	argv := c.Args().Slice()
-	if len(argv) == 0 {
-		return withCode(signal.ExitFailure, errors.New("no command to run: give one after --, e.g. shroud run --config shroud.toml -- ./server"))
-	}
-	spec, opts, err := buildSpec(c)
-	if err != nil {
-		return withCode(signal.ExitFailure, err)
-	}
-	var listen string
-	if c.String("listen") != "" {
-		if listen, err = listenAddress(c.String("listen")); err != nil {
-			return withCode(signal.ExitFailure, err)
-		}
-	}
-	resolver := newResolver(opts)
-	vals, m, err := materialize(c.Context, spec, resolver)
-	if err != nil {
-		return withCode(signal.ExitFailure, err)
-	}
-	if _, err := m.WriteFiles(); err != nil {
-		return withCode(signal.ExitFailure, err)
-	}
-	env := m.Environ(os.Environ())
-	// The log pipeline connects its driver now, so a bad address fails
-	// before the child starts. With driver none and no masking it is
-	// Direct: the child inherits shroud's stdout and stderr.
-	logs, err := logdriver.New(logdriver.Input{
-		Config: *m.Log,
-		Info:   logdriver.Info{Name: filepath.Base(argv[0]), Command: strings.Join(argv, " "), Env: plainEnv(os.Environ(), spec, m)},
-	})
-	if err != nil {
-		return withCode(signal.ExitFailure, err)
-	}
-	rotating := opts.Rotation.Enabled && watches(spec, opts.Rotation)
-	if !needsSupervisor(c, rotating) && logs.Direct() {
-		err = signal.Exec(argv, env)
-		return withCode(signal.ExitCode(err), err)
-	}
-	var adm *admin
-	if listen != "" {
-		if adm, err = startAdmin(listen, newMetrics()); err != nil {
-			return withCode(signal.ExitFailure, err)
-		}
-		defer adm.close()
-	}
-	s, err := signal.New(signal.Input{
-		Argv:        argv,
-		Env:         env,
-		Stdin:       os.Stdin,
-		Stdout:      logs.Stdout(),
-		Stderr:      logs.Stderr(),
-		SignalGroup: c.Bool("signal-group"),
-		StopSignal:  opts.Rotation.StopSignal,
-		StopTimeout: opts.Rotation.StopTimeout,
-		Log:         slog.Default(),
-	})
-	if err == nil {
-		err = s.Start()
-	}
-	if err != nil {
-		logs.Close()
-		return withCode(signal.ExitCode(err), err)
-	}
-	adm.setReady()
-	settle()
-	exitRotated := false
-	if rotating {
-		ctx, cancel := context.WithCancel(c.Context)
-		defer cancel()
-		watched := make(chan error, 1)
-		go func() {
-			watched <- inject.Watch(ctx, inject.WatchInput{
-				Spec: spec, Resolver: resolver, Rotation: opts.Rotation,
-				Values: vals, Current: m, Target: s, Environ: os.Environ(),
-				Refresh: adm.refreshes(), Events: adm.events(), Log: slog.Default(),
-				// Rotated secrets stay masked, old and new.
-				OnValues: func(v inject.Values) { logs.AddMask(v.Data()) },
+		OnUsageError: usageError(child.ExitFailure),
+		Action: func(c *cli.Context) error {
+			code, err := engine.Run(c.Context, engine.RunInput{
+				Config: configInput(c), Argv: c.Args().Slice(),
+				Supervise: c.Bool("supervise"), SignalGroup: c.Bool("signal-group"), Exec: c.Bool("exec"),
+				Listen: c.String("listen"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			})
-		}()
-		select {
-		case <-s.Done():
-		case err := <-watched:
-			if errors.Is(err, inject.ErrExit) {
-				s.Stop()
-				exitRotated = true
-			}
-			if err != nil && !exitRotated {
-				slog.Error("the watch loop stopped: secrets are no longer kept current", "error", err)
-			}
-		}
+			return &codedError{code: code, err: err}
+		},
 	}
-	code, err := s.Wait()
-	if cerr := logs.Close(); cerr != nil {
-		slog.Error("log delivery incomplete", "error", cerr) // the child's status still stands
-	}
-	if err != nil {
-		return withCode(code, err) // a crash loop given up
-	}
-	if exitRotated {
-		code = inject.ExitRotated // the orchestrator starts us again with the new values
-	}
-	return &codedError{code: code} // the child's status; nothing to report
 }
 
-// needsSupervisor reports whether run must stay the child's parent rather
-// than replace itself with it (the fast path). Each feature that needs shroud
-// alive while the child runs adds its condition here: rotation, the --listen
-// admin server. A log pipeline that carries the child's output (a driver, or
-// masking) is the other reason, checked where the pipeline is built.
-func needsSupervisor(c *cli.Context, rotating bool) bool {
-	return c.Bool("supervise") || c.Bool("signal-group") || c.String("listen") != "" || rotating
-}
+func sidecarCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sidecar",
+		Usage: "write the config's files, keep them fresh, and notify the application when they change",
+		Description: help(`
+Runs beside the application (a Kubernetes native sidecar: an init container
+with restartPolicy: Always), with no child: writes every [[files]] entry,
+keeps them current as [rotation] says (polling every interval, 5m by
+default; file: sources are watched), and when files change notifies the
+application in every way given:
 
-// watches reports whether rotation has anything to watch: backends to poll
-// (interval > 0) or file: sources, watched in any case.
-func watches(spec *inject.Spec, rot inject.Rotation) bool {
-	for _, ref := range spec.Refs() {
-		switch {
-		case ref.Pinned() || ref.Backend == sources.Env:
-		case ref.Backend == sources.File || rot.Interval > 0:
-			return true
-		}
+  --notify-signal SIG to --notify-pid, --notify-pidfile or --notify-process
+      (a process found by name in /proc: needs shareProcessNamespace)
+  --notify-url URL      an HTTP POST, with a JSON body naming the event
+  --notify-command CMD  run with sh -c
+
+[[secrets]] bindings are ignored: there is no child to give env vars to.
+With --listen, /readyz answers 200 only after the first full render, so the
+application container starts once its files are there. SIGTERM or SIGINT
+stop it; the files stay.
+
+Examples:
+   shroud sidecar --config /etc/shroud/shroud.toml --listen 9090 --notify-process nginx --notify-signal SIGHUP
+   shroud sidecar --config shroud.toml --notify-url http://127.0.0.1:8080/-/reload`),
+		Flags: []cli.Flag{configFlag(true), regionFlag(), listenFlag(),
+			&cli.StringFlag{Name: "notify-signal", Usage: "signal `SIG` to send (default: [rotation] signal, SIGHUP)"},
+			&cli.IntFlag{Name: "notify-pid", Usage: "send the signal to `PID`"},
+			&cli.StringFlag{Name: "notify-pidfile", Usage: "send the signal to the pid written in `FILE`, read at each notification"},
+			&cli.StringFlag{Name: "notify-process", Usage: "send the signal to every process whose command `NAME` matches, found in /proc"},
+			&cli.StringFlag{Name: "notify-url", Usage: "POST a JSON notice to `URL`"},
+			&cli.StringFlag{Name: "notify-command", Usage: "run `CMD` with sh -c"},
+		},
+		OnUsageError: usageError(child.ExitUsage),
+		Action: func(c *cli.Context) error {
+			notify := watch.AppOptions{Pid: c.Int("notify-pid"), Pidfile: c.String("notify-pidfile"),
+				Process: c.String("notify-process"), URL: c.String("notify-url"), Command: c.String("notify-command"),
+				UserAgent: "shroud/" + buildVersion()}
+			if c.IsSet("notify-pid") && notify.Pid <= 0 {
+				return withCode(child.ExitUsage, fmt.Errorf("--notify-pid %d: want the application's pid", notify.Pid))
+			}
+			if s := c.String("notify-signal"); s != "" {
+				sig, err := child.ParseSignal(s)
+				if err != nil {
+					return withCode(child.ExitUsage, fmt.Errorf("--notify-signal: %v", err))
+				}
+				notify.Signal = sig
+			}
+			code, err := engine.Sidecar(c.Context, engine.SidecarInput{Config: configInput(c), Listen: c.String("listen"), Notify: notify})
+			return &codedError{code: code, err: err}
+		},
 	}
-	return false
 }
 
 func renderCommand(stdout io.Writer) *cli.Command {
@@ -219,31 +164,15 @@ Examples:
    shroud render --config shroud.toml --dry-run`),
 		Flags: []cli.Flag{configFlag(true), regionFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "write nothing; print the paths and sizes of the files that would change"}},
-		OnUsageError: usageError(2),
+		OnUsageError: usageError(child.ExitUsage),
 		Action: func(c *cli.Context) error {
-			spec, opts, err := buildSpec(c)
-			if err != nil {
-				return withCode(1, err)
-			}
-			_, m, err := materialize(c.Context, spec.FilesOnly(), newResolver(opts))
-			if err != nil {
-				return withCode(1, err)
-			}
+			res, err := engine.Render(c.Context, configInput(c), c.Bool("dry-run"))
 			if c.Bool("dry-run") {
-				changes, err := m.Changes()
-				for _, f := range changes {
+				for _, f := range res.Changed {
 					fmt.Fprintf(stdout, "%s (%d bytes)\n", f.Path, len(f.Data))
 				}
-				if err == nil {
-					slog.Info("dry run: nothing written", "files", len(m.Files), "would_change", len(changes))
-				}
-				return withCode(1, err)
 			}
-			changed, err := m.WriteFiles()
-			for _, f := range m.Files {
-				slog.Info("file rendered", "path", f.Path, "bytes", len(f.Data), "changed", slices.Contains(changed, f.Path))
-			}
-			return withCode(1, err)
+			return withCode(child.ExitProblems, err)
 		},
 	}
 }
@@ -263,25 +192,13 @@ Example:
    TARGET                 REFERENCE                      BACKEND  REGION     VERSION  STATUS
    env DB_PASSWORD        sm:prod/db:password            secretsmanager  us-east-1  3f2a...   ok`),
 		Flags:        specFlags(false),
-		OnUsageError: usageError(2),
+		OnUsageError: usageError(child.ExitUsage),
 		Action: func(c *cli.Context) error {
-			spec, opts, err := buildSpec(c)
-			if err != nil {
-				return withCode(1, err)
+			rows, err := engine.Check(c.Context, configInput(c))
+			if rows != nil {
+				printTable(stdout, rows)
 			}
-			vals, err := spec.Resolve(c.Context, newResolver(opts))
-			printTable(stdout, spec, vals)
-			m, merr := spec.Materialize(vals) // lists failed references too
-			if merr != nil {
-				return withCode(1, merr)
-			}
-			if err != nil {
-				return withCode(1, err)
-			}
-			if _, err := m.Changes(); err != nil { // files_root, links, owner
-				return withCode(1, err)
-			}
-			return nil
+			return withCode(child.ExitProblems, err)
 		},
 	}
 }
@@ -298,105 +215,33 @@ Examples:
    shroud get sm:prod/db:password
    shroud get --region eu-west-1 /prod/api/key
    shroud get file:./secrets/db.json#password`),
-		Flags:        []cli.Flag{regionFlag()},
-		OnUsageError: usageError(2),
+		Flags:        []cli.Flag{configFlag(false), regionFlag()},
+		OnUsageError: usageError(child.ExitUsage),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return withCode(2, errors.New("give exactly one reference, e.g. shroud get sm:prod/db:password"))
+				return withCode(child.ExitUsage, errors.New("give exactly one reference, e.g. shroud get sm:prod/db:password"))
 			}
-			ref, err := sources.Parse(c.Args().First())
+			value, err := engine.Get(c.Context, configInput(c), c.Args().First())
 			if err != nil {
-				return withCode(1, err)
+				return withCode(child.ExitProblems, err)
 			}
-			opts := backendOptions{Region: c.String("region")}
-			res, err := newResolver(opts).Resolve(c.Context, []sources.Ref{ref})
-			if err != nil {
-				return withCode(1, err)
-			}
-			_, err = stdout.Write(res[0].Value.Data)
-			return withCode(1, err)
+			_, err = stdout.Write(value)
+			return withCode(child.ExitProblems, err)
 		},
 	}
 }
 
-// buildSpec reads the config, the task definition and the flags.
-func buildSpec(c *cli.Context) (*inject.Spec, backendOptions, error) {
-	opts := backendOptions{Region: c.String("region")}
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return nil, opts, err
-	}
-	in := inject.SpecInput{Config: cfg, Environ: os.Environ()}
-	if cfg != nil && opts.Region == "" {
-		opts.Region = cfg.Region
-	}
-	if cfg != nil {
-		opts.Alibaba = alibabaOptions(cfg)
-		opts.AWS = cfg.AWS
-	}
-	opts.Rotation = cfg.Rotation()
-	// render has none of these flags: they read as empty.
-	in.Secrets = c.StringSlice("secret")
-	in.EnvRefs = c.Bool("env-refs")
-	if path := c.String("ecs-task-definition"); path != "" {
-		if in.ECS, err = inject.LoadECSContainer(path, c.String("container")); err != nil {
-			return nil, opts, err
-		}
-	} else if c.String("container") != "" {
-		return nil, opts, errors.New("--container needs --ecs-task-definition")
-	}
-	spec, err := inject.NewSpec(in)
-	return spec, opts, err
-}
-
-// materialize resolves the spec and computes env values and file contents.
-// Materialize reports failed references along with template and other
-// problems, so one run lists them all.
-func materialize(ctx context.Context, spec *inject.Spec, r *sources.Resolver) (inject.Values, *inject.Materialized, error) {
-	vals, err := spec.Resolve(ctx, r)
-	slog.Debug("resolved", "references", len(vals))
-	m, merr := spec.Materialize(vals)
-	if merr != nil {
-		return nil, nil, merr
-	}
-	return vals, m, err
-}
-
 // printTable lists every target with where its value comes from; never a
 // value.
-func printTable(w io.Writer, spec *inject.Spec, vals inject.Values) {
+func printTable(w io.Writer, rows []engine.Row) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tREFERENCE\tBACKEND\tREGION\tVERSION\tSTATUS")
-	row := func(target string, ref sources.Ref) {
-		res := vals[ref]
-		region, version, status := res.Value.Region, res.Value.Version, "ok"
-		if res.Err != nil {
+	for _, r := range rows {
+		status := "ok"
+		if !r.OK {
 			status = "error"
-			var se *sources.Error
-			if errors.As(res.Err, &se) {
-				region = se.Region
-			}
 		}
-		if region == "" {
-			region = ref.Region
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", target, ref.Raw, ref.Backend, dash(region), dash(version), status)
-	}
-	for _, e := range spec.Env {
-		row("env "+e.Name, e.Ref)
-	}
-	for _, f := range spec.Files {
-		for _, ref := range f.Refs() { // a row per dependency
-			row("file "+f.Path, ref)
-		}
-	}
-	if spec.Log != nil {
-		for _, o := range spec.Log.Secrets {
-			row("log "+o.Name, o.Ref)
-		}
-	}
-	for _, e := range spec.EnvFrom {
-		row("env_from "+e.Prefix+"*", e.Ref)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Ref, r.Backend, dash(r.Region), dash(r.Version), status)
 	}
 	tw.Flush()
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/urfave/cli/v2"
 
-	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/child"
+	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/internal/sdkdebug"
-	"github.com/shroud-dev/shroud/signal"
 )
 
 // version is set at release builds with -ldflags "-X main.version=v1.2.3".
@@ -35,7 +35,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	code := 1
+	code := child.ExitProblems
 	var ce *codedError
 	if errors.As(err, &ce) {
 		code = ce.code
@@ -85,7 +85,7 @@ func report(w io.Writer, err error) {
 	}
 	var merr *multierror.Error
 	if errors.As(err, &merr) {
-		fmt.Fprintf(w, "shroud: %s\n", inject.FormatErrors(merr.Errors))
+		fmt.Fprintf(w, "shroud: %s\n", config.FormatErrors(merr.Errors))
 		return
 	}
 	fmt.Fprintf(w, "shroud: %s\n", err)
@@ -110,7 +110,7 @@ Example:
 		HideHelpCommand:           true,
 		Flags:                     logFlags(),
 		ExitErrHandler:            func(*cli.Context, error) {}, // Main chooses the status
-		OnUsageError:              usageError(2),
+		OnUsageError:              usageError(child.ExitUsage),
 		Commands: []*cli.Command{
 			runCommand(),
 			sidecarCommand(),
@@ -131,7 +131,7 @@ Example:
 		cmd.Before = func(c *cli.Context) error {
 			err := setupLogging(stderr, logSetting(c, "log-format", "text"), logSetting(c, "log-level", "info"))
 			if err != nil && c.Command.Name == "run" {
-				return withCode(signal.ExitFailure, err) // 125: shroud failed before the child
+				return withCode(child.ExitFailure, err) // 125: shroud failed before the child
 			}
 			return err
 		}
@@ -171,7 +171,7 @@ func usageError(code int) cli.OnUsageErrorFunc {
 func setupLogging(w io.Writer, format, level string) error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return withCode(2, fmt.Errorf("--log-level %q: want debug, info, warn or error", level))
+		return withCode(child.ExitUsage, fmt.Errorf("--log-level %q: want debug, info, warn or error", level))
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch format {
@@ -181,7 +181,7 @@ func setupLogging(w io.Writer, format, level string) error {
 		logJSON = true
 		slog.SetDefault(slog.New(slog.NewJSONHandler(w, opts)))
 	default:
-		return withCode(2, fmt.Errorf("--log-format %q: want text or json", format))
+		return withCode(child.ExitUsage, fmt.Errorf("--log-format %q: want text or json", format))
 	}
 	return nil
 }
@@ -204,15 +204,6 @@ func configFlag(required bool) *cli.StringFlag {
 
 func regionFlag() *cli.StringFlag {
 	return &cli.StringFlag{Name: "region", Usage: "default AWS `REGION` for references by name (overrides the config and AWS_REGION)"}
-}
-
-// loadConfig reads --config when it is set.
-func loadConfig(c *cli.Context) (*inject.Config, error) {
-	path := c.String("config")
-	if path == "" {
-		return nil, nil
-	}
-	return inject.LoadConfig(path)
 }
 
 // help trims a raw-string help text; urfave indents it.

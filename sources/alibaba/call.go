@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	kms "github.com/alibabacloud-go/kms-20160120/v3/client"
 	"github.com/alibabacloud-go/tea/tea"
 
+	"github.com/shroud-dev/shroud/internal/backoff"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -103,8 +103,7 @@ func deadlineError(ctx context.Context, s *Source, attempts int) error {
 // 100ms·2^attempt, at most 5s, so that a fleet of wrappers throttled together
 // does not retry together.
 func fullJitter(attempt int) time.Duration {
-	ceiling := min(100*time.Millisecond<<min(attempt, 10), 5*time.Second)
-	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+	return backoff.FullJitter(attempt+1, 100*time.Millisecond, 5*time.Second)
 }
 
 // retryable reports whether another attempt may succeed.

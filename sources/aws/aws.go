@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"strings"
@@ -39,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/shroud-dev/shroud/internal/backoff"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -264,12 +264,8 @@ func (j fullJitter) BackoffDelay(attempt int, err error) (time.Duration, error) 
 	if j.throttles.IsErrorThrottle(err) == awssdk.TrueTernary {
 		base = time.Second
 	}
-	attempt = max(attempt, 1) // 1 for the first retry; 0 under AWS_NEW_RETRIES_2026
-	ceiling := j.max
-	if attempt < 16 && base<<(attempt-1) < ceiling {
-		ceiling = base << (attempt - 1)
-	}
-	return time.Duration(rand.Int64N(int64(ceiling) + 1)), nil
+	// attempt is 1 for the first retry; 0 under AWS_NEW_RETRIES_2026.
+	return backoff.FullJitter(max(attempt, 1), base, j.max), nil
 }
 
 type attemptsKey struct{}

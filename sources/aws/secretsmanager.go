@@ -55,47 +55,8 @@ func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sour
 	noBatch := src.s.noBatch[g.region]
 	src.s.mu.Unlock()
 
-	// Each distinct read once: references that differ only in how they
-	// name AWSCURRENT ("sm:x" and "sm:x::AWSCURRENT:") share it.
-	type read struct{ id, stage, version string }
-	readOf := func(ref sources.Ref) read {
-		r := read{ref.ID, ref.Stage, ref.VersionID}
-		if r.version == "" && r.stage == currentStage {
-			r.stage = ""
-		}
-		return r
-	}
-	users := map[read][]int{} // read -> positions in g.refs
-	var reads []read
-	for j, ref := range g.refs {
-		r := readOf(ref)
-		if _, ok := users[r]; !ok {
-			reads = append(reads, r)
-		}
-		users[r] = append(users[r], j)
-	}
-	var batchIDs []string
-	var singles []read
-	for _, r := range reads {
-		if r.stage == "" && r.version == "" && !noBatch {
-			batchIDs = append(batchIDs, r.id)
-		} else {
-			singles = append(singles, r)
-		}
-	}
-	var chunks [][]string
-	for len(batchIDs) > 0 {
-		n := min(smBatch, len(batchIDs))
-		if n == 1 {
-			// A batch of one saves no call and spends the low batch quota.
-			singles = append(singles, read{id: batchIDs[0]})
-		} else {
-			chunks = append(chunks, batchIDs[:n])
-		}
-		batchIDs = batchIDs[n:]
-	}
-
-	set := func(r read, res sources.Result) {
+	users, chunks, singles := planReads(g.refs, noBatch)
+	set := func(r smRead, res sources.Result) {
 		res.Value.Region = g.region
 		for _, j := range users[r] {
 			out[g.idx[j]] = res
@@ -103,7 +64,7 @@ func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sour
 	}
 	sem := make(chan struct{}, src.s.opts.Parallel)
 	var wg sync.WaitGroup
-	single := func(r read) {
+	single := func(r smRead) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -117,14 +78,53 @@ func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sour
 		wg.Go(func() {
 			results, fallback := src.batchGet(ctx, client, g.region, ids)
 			for id, res := range results {
-				set(read{id: id}, res)
+				set(smRead{id: id}, res)
 			}
 			for _, id := range fallback {
-				single(read{id: id})
+				single(smRead{id: id})
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// smRead is one distinct read of a secret: references that differ only in
+// their JSON key, or in how they name AWSCURRENT ("sm:x" and
+// "sm:x::AWSCURRENT:"), share it.
+type smRead struct{ id, stage, version string }
+
+// planReads groups a region's references into distinct reads: users maps
+// each read to the positions of its references; reads of the current
+// version go in chunks of up to smBatch for BatchGetSecretValue (unless
+// noBatch), the others are singles for GetSecretValue.
+func planReads(refs []sources.Ref, noBatch bool) (users map[smRead][]int, chunks [][]string, singles []smRead) {
+	users = map[smRead][]int{}
+	var batchIDs []string
+	for j, ref := range refs {
+		r := smRead{ref.ID, ref.Stage, ref.VersionID}
+		if r.version == "" && r.stage == currentStage {
+			r.stage = ""
+		}
+		if _, ok := users[r]; !ok {
+			if r.stage == "" && r.version == "" && !noBatch {
+				batchIDs = append(batchIDs, r.id)
+			} else {
+				singles = append(singles, r)
+			}
+		}
+		users[r] = append(users[r], j)
+	}
+	for len(batchIDs) > 0 {
+		n := min(smBatch, len(batchIDs))
+		if n == 1 {
+			// A batch of one saves no call and spends the low batch quota.
+			singles = append(singles, smRead{id: batchIDs[0]})
+		} else {
+			chunks = append(chunks, batchIDs[:n])
+		}
+		batchIDs = batchIDs[n:]
+	}
+	return users, chunks, singles
 }
 
 // batchGet reads ids with BatchGetSecretValue, following NextToken. It

@@ -1,0 +1,32 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// ListErrors formats several problems one per line; nil when there are
+// none.
+func ListErrors(errs *multierror.Error) error {
+	if errs == nil || len(errs.Errors) == 0 {
+		return nil
+	}
+	errs.ErrorFormat = FormatErrors
+	return errs
+}
+
+// FormatErrors writes one problem per line; a single problem stays on one.
+func FormatErrors(es []error) string {
+	if len(es) == 1 {
+		return es[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problems:", len(es))
+	for _, e := range es {
+		b.WriteString("\n  - ")
+		b.WriteString(strings.ReplaceAll(e.Error(), "\n", "\n    "))
+	}
+	return b.String()
+}
