@@ -20,10 +20,11 @@ const canary = "canary-W4tch-5kR"
 
 // recorder keeps the events of a watch loop.
 type recorder struct {
-	mu      sync.Mutex
-	results []string
-	acted   []config.Policy
-	calls   []string
+	mu       sync.Mutex
+	results  []string
+	acted    []config.Policy
+	notified []string
+	calls    []string
 }
 
 func (r *recorder) BackendCall(b sources.Backend, call string, _ time.Duration, err error) {
@@ -43,7 +44,11 @@ func (r *recorder) Acted(p config.Policy, err error) {
 	r.acted = append(r.acted, p)
 }
 
-func (r *recorder) Notified(string, error) {}
+func (r *recorder) Notified(method string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notified = append(r.notified, method)
+}
 
 func (r *recorder) count(res string) int {
 	r.mu.Lock()
