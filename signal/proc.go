@@ -49,6 +49,9 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 	if err != nil {
 		return nil, err
 	}
+	if err := checkExecSize(path, argv, env); err != nil {
+		return nil, err
+	}
 	var (
 		files      [3]uintptr
 		childEnds  []*os.File // closed in shroud once the child has them
