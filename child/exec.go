@@ -73,6 +73,9 @@ func Exec(argv []string, env []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkExecSize(path, argv, env); err != nil {
+		return err
+	}
 	err = syscall.Exec(path, argv, env)
 	return startError(argv[0], path, err)
 }

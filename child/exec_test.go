@@ -15,12 +15,16 @@ import (
 func TestMain(m *testing.M) {
 	if argv := os.Getenv("SHROUD_TEST_EXEC"); argv != "" {
 		env := []string{"PATH=" + os.Getenv("PATH"), "FROM_EXEC=yes"}
+		env = append(env, bigEnv(os.Getenv("SHROUD_TEST_BIG_ENV"))...) // hardening_test.go
 		err := Exec(strings.Split(argv, "\n"), env)
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(ExitCode(err))
 	}
 	if os.Getenv("SHROUD_TEST_CHILD") != "" {
 		testChild() // supervise_test.go
+	}
+	if os.Getenv("SHROUD_TEST_SUPERVISOR") != "" {
+		supervisorHelper() // hardening_test.go
 	}
 	os.Exit(m.Run())
 }

@@ -49,6 +49,9 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 	if err != nil {
 		return nil, err
 	}
+	if err := checkExecSize(path, argv, env); err != nil {
+		return nil, err
+	}
 	var (
 		files      [3]uintptr
 		childEnds  []*os.File // closed in shroud once the child has them
@@ -127,11 +130,18 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 		}
 	}
 
-	sys := &syscall.SysProcAttr{Setpgid: true}
+	// A child whose supervisor dies (SIGKILL, a crash) dies with it, as every
+	// process of a container dies with its PID 1, rather than run on
+	// unsupervised with its secrets: SIGKILL, as the stop signal could be
+	// ignored. The kernel clears it for a set-user-ID program.
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if tty != nil {
 		sys.Foreground, sys.Ctty = true, tty.fd
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files[:], Sys: sys})
+	var pid int
+	onForkThread(func() {
+		pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files[:], Sys: sys})
+	})
 	runtime.KeepAlive(keep)
 	if err != nil {
 		return fail(startError(argv[0], path, err))

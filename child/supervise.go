@@ -173,6 +173,7 @@ func (s *Supervisor) Start() error {
 	signal.Notify(l.chld, unix.SIGCHLD)
 	signal.Notify(l.pipe, unix.SIGPIPE)
 	l.tty = foregroundTerminal(s.in.Stdin)
+	l.jobControl = hasControllingTerminal()
 
 	p, err := s.stdio.start(s.in.Argv, l.env, s.in.Dir, l.tty)
 	if err != nil {
@@ -281,6 +282,7 @@ type loop struct {
 	s                *Supervisor
 	sigs, chld, pipe chan os.Signal
 	tty              *terminal
+	jobControl       bool // shroud has a controlling terminal: see childStopped
 
 	cur        *proc     // the running child; nil between runs
 	last       *proc     // the latest run, running or not
@@ -512,7 +514,9 @@ func siginfoPid(info *unix.Siginfo) int {
 // childStopped follows the child when job control stops it (Ctrl-Z, or a
 // background read of the terminal): shroud gives the terminal back and stops
 // itself, so the shell sees the job stop and can resume it with fg or bg, as
-// without shroud. PID 1 has no shell above it and keeps running.
+// without shroud. Without a controlling terminal there is no such shell, and
+// PID 1 has none above it: shroud keeps running (answering /healthz,
+// forwarding signals) and the child stays stopped until a SIGCONT.
 func (l *loop) childStopped(sig syscall.Signal) {
 	l.cur.stopped = true
 	l.s.log.Debug("child stopped", "signal", SignalName(sig), "pid", l.cur.pid)
@@ -521,7 +525,7 @@ func (l *loop) childStopped(sig syscall.Signal) {
 	default:
 		return
 	}
-	if os.Getpid() == 1 {
+	if os.Getpid() == 1 || !l.jobControl {
 		return
 	}
 	l.s.log.Debug("child stopped by job control: stopping shroud", "signal", SignalName(sig), "pid", l.cur.pid)

@@ -40,6 +40,9 @@ func testChild() {
 	if os.Getenv("SHROUD_TEST_CHILD") == "pipesize" {
 		pipeSizeChild()
 	}
+	if os.Getenv("SHROUD_TEST_CHILD") == "dumpable" {
+		dumpableChild() // hardening_test.go
+	}
 	rec := os.Getenv("REC")
 	f, err := os.OpenFile(rec, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {

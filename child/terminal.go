@@ -40,6 +40,17 @@ func foregroundTerminal(stdin io.Reader) *terminal {
 	return &terminal{fd: fd, pgrp: fg}
 }
 
+// hasControllingTerminal reports whether shroud has a controlling terminal,
+// and so maybe a shell that follows its jobs: /dev/tty opens only then.
+func hasControllingTerminal() bool {
+	f, err := os.OpenFile("/dev/tty", os.O_RDONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
 // foreground returns the terminal's foreground process group.
 func (t *terminal) foreground() int {
 	fg, err := unix.IoctlGetInt(t.fd, unix.TIOCGPGRP)

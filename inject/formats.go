@@ -3,7 +3,9 @@ package inject
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -41,7 +43,11 @@ func encode(format config.Format, entries []entry) ([]byte, error) {
 		b.WriteString("}\n")
 	case config.Dotenv:
 		for _, e := range entries {
-			fmt.Fprintf(&b, "%s=%s\n", e.key, dotenvValue(string(e.value)))
+			v, err := dotenvValue(string(e.value))
+			if err != nil {
+				return nil, fmt.Errorf("the value of %q for %s cannot be written to a dotenv file that every reader reads back: %w; write it to its own file with value_from, or use format json", e.ref, e.key, err)
+			}
+			fmt.Fprintf(&b, "%s=%s\n", e.key, v)
 		}
 	case config.YAML:
 		for _, e := range entries {
@@ -71,28 +77,64 @@ func jsonString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// dotenvValue writes a value so that dotenv readers (shroud's own, Docker
-// Compose, node and python dotenv) and POSIX sh read it back unchanged:
-// bare when it holds only safe characters, else in single quotes (nothing is
-// expanded), else, when it holds a single quote or a carriage return, in
-// double quotes with \\ \" \$ \` \n \r escaped.
-func dotenvValue(s string) string {
-	safe := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_./:@%+,=-", c) >= 0) {
-			safe = false
-			break
-		}
-	}
+// A dotenv file is read by many parsers that disagree on quotes and escapes.
+// dotenvValue writes each value in the one form that all of dotenvReaders
+// read back byte for byte, or refuses it, naming the reader that would read
+// it otherwise:
+//
+//   - bare, when every byte is in dotenvBare: no reader changes those, and
+//     docker run --env-file, which takes everything after = literally,
+//     reads them too;
+//   - in double quotes, when it holds a single quote or a newline and none
+//     of \ " $ ` (inside double quotes sh expands $ and `, node dotenv
+//     decodes no escape but \n and \r, the others decode \\ and \"): a
+//     newline too, because phpdotenv reads only double-quoted values across
+//     lines;
+//   - in single quotes otherwise: literal for every reader, with three
+//     exceptions the value must avoid (see dotenvSingleQuoted).
+//
+// A carriage return has no form sh and the dotenv readers share.
+func dotenvValue(s string) (string, error) {
+	hasNewline, hasSingle := strings.ContainsRune(s, '\n'), strings.ContainsRune(s, '\'')
+	doubleSafe := !strings.ContainsAny(s, "\\\"$`")
 	switch {
-	case safe:
-		return s
-	case !strings.ContainsAny(s, "'\r"):
-		return "'" + s + "'"
+	case strings.Trim(s, dotenvBare) == "":
+		return s, nil
+	case strings.ContainsRune(s, '\r'):
+		return "", errors.New("it holds a carriage return, which POSIX sh cannot read from the \\r escape of dotenv readers, and python-dotenv and node dotenv turn into a newline when it is raw")
+	case (hasNewline || hasSingle) && doubleSafe:
+		return `"` + s + `"`, nil
+	case hasSingle:
+		return "", errors.New("it holds a single quote, so it needs double quotes, and with one of \\ \" $ ` too, which need escapes in double quotes that node dotenv does not decode (it reads \\\\ as two characters) while python-dotenv, godotenv and sh do")
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`", "\n", `\n`, "\r", `\r`)
-	return `"` + r.Replace(s) + `"`
+	if err := dotenvSingleQuoted(s); err != nil {
+		return "", err
+	}
+	return "'" + s + "'", nil
+}
+
+// dotenvBare are the bytes a value may hold unquoted: letters, digits and
+// punctuation that neither sh nor any dotenv reader treats specially.
+const dotenvBare = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+,=-"
+
+// pythonDotenvVariable is what python-dotenv expands in every value, single
+// quoted ones included (its variables.py).
+var pythonDotenvVariable = regexp.MustCompile(`\$\{[^}:]*(?::-[^}]*)?\}`)
+
+// dotenvSingleQuoted checks that a value without ' or a carriage return
+// reads back from single quotes: python-dotenv decodes \\ and \' there,
+// and expands ${NAME}; every reader but sh and phpdotenv takes \' for an
+// escaped quote, so a value must not end with a backslash.
+func dotenvSingleQuoted(s string) error {
+	switch {
+	case strings.HasSuffix(s, `\`):
+		return errors.New("it ends with a backslash, which python-dotenv, node dotenv and godotenv read as escaping the closing quote")
+	case strings.Contains(s, `\\`):
+		return errors.New("it holds two backslashes in a row, which python-dotenv reads as one inside quotes, and node dotenv and sh as two")
+	case pythonDotenvVariable.MatchString(s):
+		return errors.New("it holds ${...}, which python-dotenv (and docker-compose v1) expands even in single quotes")
+	}
+	return nil
 }
 
 // yamlKey leaves a plain key bare and quotes the rest, including words

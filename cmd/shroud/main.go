@@ -25,6 +25,11 @@ var version = ""
 
 func main() {
 	sdkdebug.Restore() // the child sees DEBUG as shroud was given it
+	// A crash or a gcore of shroud must not write its secrets to disk; the
+	// child is dumpable as usual (execve resets it).
+	if err := child.NoCoreDumps(); err != nil {
+		fmt.Fprintln(os.Stderr, "shroud:", err)
+	}
 	os.Exit(Main(os.Args, os.Stdout, os.Stderr))
 }
 
