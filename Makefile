@@ -22,18 +22,13 @@ bench:
 	go run ./bench/aws
 	go run ./bench/rotation
 
+# Every fuzz target in the tree, listed from the code so a new one is never
+# left out: FUZZTIME each, one after another.
+FUZZTIME ?= 60s
 fuzz:
-	go test ./sources -run '^$$' -fuzz FuzzParse -fuzztime 60s -fuzzminimizetime 2s
-	go test ./inject -run '^$$' -fuzz FuzzParseConfig -fuzztime 60s -fuzzminimizetime 2s
-	go test ./inject -run '^$$' -fuzz FuzzFormats -fuzztime 60s -fuzzminimizetime 2s
-	go test ./template -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 60s -fuzzminimizetime 2s
-	go test ./template -run '^$$' -fuzz FuzzJSONPath -fuzztime 60s -fuzzminimizetime 2s
-	go test ./sources/alibaba -run '^$$' -fuzz FuzzKMSReference -fuzztime 60s -fuzzminimizetime 2s
-	go test ./sources -run '^$$' -fuzz FuzzParseEndpoint -fuzztime 60s -fuzzminimizetime 2s
-	go test ./signal -run '^$$' -fuzz FuzzParseSignal -fuzztime 60s -fuzzminimizetime 2s
-	go test ./logdriver -run '^$$' -fuzz FuzzMask -fuzztime 60s -fuzzminimizetime 2s
-	go test ./logdriver -run '^$$' -fuzz FuzzBase64Form -fuzztime 60s -fuzzminimizetime 2s
-	go test ./logdriver -run '^$$' -fuzz FuzzAppendJSONString -fuzztime 60s -fuzzminimizetime 2s
-	go test ./logdriver -run '^$$' -fuzz FuzzOptions -fuzztime 60s -fuzzminimizetime 2s
-	go test ./cmd/shroud -run '^$$' -fuzz FuzzListenAddress -fuzztime 60s -fuzzminimizetime 2s
-	go test ./cmd/shroud -run '^$$' -fuzz FuzzParsePid -fuzztime 60s -fuzzminimizetime 2s
+	@grep -rE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+\(' . | \
+	sed -E 's#^\./(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]+)\(.*#\1 \2#' | sort | \
+	while read -r pkg target; do \
+		echo "== ./$$pkg $$target"; \
+		go test "./$$pkg" -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; \
+	done
