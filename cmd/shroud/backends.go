@@ -29,8 +29,16 @@ type backendOptions struct {
 // same sources (Resolver.Source), so clients and caches are shared.
 func newResolver(opts backendOptions) *sources.Resolver {
 	r := sources.NewResolver()
+	awssrc.New(awsOptions(opts)).Register(r)
+	r.Register(sources.KMS, alibaba.New(opts.Alibaba))
+	return r
+}
+
+// awsOptions maps the region and the [aws] table to the AWS backend's
+// options.
+func awsOptions(opts backendOptions) awssrc.Options {
 	timeout, callTimeout := opts.AWS.Timeouts()
-	awssrc.New(awssrc.Options{
+	return awssrc.Options{
 		Region:      opts.Region,
 		Profile:     opts.AWS.Profile,
 		RoleARN:     opts.AWS.RoleARN,
@@ -38,9 +46,7 @@ func newResolver(opts backendOptions) *sources.Resolver {
 		SessionName: opts.AWS.SessionName,
 		Timeout:     timeout,
 		CallTimeout: callTimeout,
-	}).Register(r)
-	r.Register(sources.KMS, alibaba.New(opts.Alibaba))
-	return r
+	}
 }
 
 // alibabaOptions maps the validated [alibaba] table to the KMS backend's

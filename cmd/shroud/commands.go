@@ -262,15 +262,18 @@ Example:
    shroud check --config shroud.toml
    TARGET                 REFERENCE                      BACKEND  REGION     VERSION  STATUS
    env DB_PASSWORD        sm:prod/db:password            secretsmanager  us-east-1  3f2a...   ok`),
-		Flags:        specFlags(false),
+		Flags: append(specFlags(false),
+			&cli.BoolFlag{Name: "permissions", Usage: "also poll versions as rotation would, and name the action and resource of every refused call"}),
 		OnUsageError: usageError(2),
 		Action: func(c *cli.Context) error {
 			spec, opts, err := buildSpec(c)
 			if err != nil {
 				return withCode(1, err)
 			}
-			vals, err := spec.Resolve(c.Context, newResolver(opts))
+			resolver := newResolver(opts)
+			vals, err := spec.Resolve(c.Context, resolver)
 			printTable(stdout, spec, vals)
+			denied := c.Bool("permissions") && reportDenials(c.Context, stdout, spec, opts, resolver, err)
 			m, merr := spec.Materialize(vals) // lists failed references too
 			if merr != nil {
 				return withCode(1, merr)
@@ -280,6 +283,9 @@ Example:
 			}
 			if _, err := m.Changes(); err != nil { // files_root, links, owner
 				return withCode(1, err)
+			}
+			if denied {
+				return withCode(1, errors.New("calls were refused: see the missing permissions above"))
 			}
 			return nil
 		},
