@@ -95,7 +95,7 @@ func TestDecide(t *testing.T) {
 		want             Decision
 	}{
 		{"ssm:GetParameters", "arn:aws:ssm:us-east-1:1:parameter/prod/db", Allowed},
-		{"SSM:getparameters", "arn:aws:ssm:us-east-1:1:parameter/prod/db", Allowed}, // actions ignore case
+		{"SSM:getparameters", "arn:aws:ssm:us-east-1:1:parameter/prod/db", Allowed},  // actions ignore case
 		{"ssm:GetParameters", "arn:aws:ssm:us-east-1:1:parameter/Prod/db", Implicit}, // resources do not
 		{"ssm:GetParameters", "arn:aws:ssm:us-east-1:1:parameter/prod/secret", Denied},
 		{"ssm:GetParametersByPath", "arn:aws:ssm:us-east-1:1:parameter/prod/secret", Allowed},
