@@ -164,6 +164,10 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		line := keyLine(cfg.structure, key, seen[name])
 		seen[name]++
+		if err := refuseAccessKey(cfg.at(line), name); err != nil { // accesskeys.go
+			errs = multierror.Append(errs, err)
+			continue
+		}
 		errs = multierror.Append(errs, fmt.Errorf("%s: unknown key %q%s", cfg.at(line), name, knownKeysHint(key)))
 	}
 	errs = multierror.Append(errs, cfg.validate())

@@ -82,6 +82,7 @@ func LoadECSContainer(path, container string) (*ECSContainer, error) {
 	c := &ECSContainer{Name: def.Name, Environment: map[string]string{}, path: at}
 	var errs *multierror.Error
 	for _, e := range def.Environment {
+		errs = multierror.Append(errs, refuseAccessKey(at+" environment", e.Name)) // accesskeys.go
 		c.Environment[e.Name] = e.Value
 	}
 	for i, s := range def.Secrets {

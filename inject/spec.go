@@ -96,6 +96,7 @@ func NewSpec(in SpecInput) (*Spec, error) {
 		errs  *multierror.Error
 		bound = map[string]int{} // env name -> index in spec.Env
 	)
+	logEnvAccessKeys(in.Environ) // accesskeys.go
 	bind := func(v EnvVar, kind bindingKind) {
 		spec.kinds[v.Name] = kind
 		if i, ok := bound[v.Name]; ok {
