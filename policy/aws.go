@@ -183,8 +183,11 @@ func objectName(ref sources.Ref) string {
 	if ref.Backend == sources.SSM && ref.Region == "" {
 		return ref.Name
 	}
-	if ref.Backend == sources.SSM {
+	switch ref.Backend {
+	case sources.SSM:
 		return strings.TrimSuffix(ref.ID, ":"+ref.Selector)
+	case sources.SSMPath:
+		return "the parameters under " + ref.ID
 	}
 	return ref.ID
 }

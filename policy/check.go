@@ -187,7 +187,7 @@ func (in Input) awsRefusal(ref sources.Ref, ce *awssrc.CallError) (string, []str
 		}
 		if len(keys) == 0 {
 			subject := in.awsNeeds(ref)[0].resource
-			keys = []string{"the customer-managed KMS key of " + subject}
+			return "kms:Decrypt", []string{"the customer-managed KMS key of " + subject}, "shroud policy names the key, with credentials that may describe it", true
 		}
 		return "kms:Decrypt", keys, "", true
 	}
