@@ -33,7 +33,7 @@ func Discover(ctx context.Context, s *awssrc.Session, in *Input) (notes []string
 	if in.Region == "" {
 		region, err := s.DefaultRegion(ctx)
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("the default AWS region: %v", err))
+			notes = append(notes, fmt.Sprintf("could not look up the default AWS region: %v", err))
 		}
 		in.Region = region
 	}
@@ -62,7 +62,7 @@ func Discover(ctx context.Context, s *awssrc.Session, in *Input) (notes []string
 	}
 	for i, obj := range objs {
 		if errs[i] != nil {
-			notes = append(notes, fmt.Sprintf("the KMS key of %s: %v", named[obj].Raw, errs[i]))
+			notes = append(notes, fmt.Sprintf("could not look up the KMS key of %s: %v", named[obj].Raw, errs[i]))
 			continue
 		}
 		in.Keys[obj] = keys[i]

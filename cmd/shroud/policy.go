@@ -77,7 +77,7 @@ Examples:
 				// without [aws] role_arn: they need not read secrets.
 				lookup := awssrc.New(awssrc.Options{Region: opts.Region, Profile: opts.AWS.Profile})
 				for _, note := range policy.Discover(ctx, lookup, &in) {
-					slog.Warn("shroud policy: could not look up " + note)
+					slog.Warn("shroud policy: " + note)
 				}
 			}
 			var docs []policy.Document
