@@ -258,6 +258,11 @@ checks where they would be written; writes nothing and runs nothing. A file
 has one row per reference it depends on. Exits 0 when all is well, 1 with
 every failure listed otherwise.
 
+With --permissions, it also polls versions as rotation would and, for every
+call AWS or Alibaba Cloud refused, names the missing action and resource;
+calls shroud worked around (BatchGetSecretValue, ListSecretVersionIds)
+count as refused.
+
 Example:
    shroud check --config shroud.toml
    TARGET                 REFERENCE                      BACKEND  REGION     VERSION  STATUS
