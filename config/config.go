@@ -104,6 +104,7 @@ func Load(in Input) (*Config, error) {
 // secrets > the config's [[secrets]] > --env-refs.
 func (c *Config) With(in Input) (*Config, error) {
 	cfg := *c
+	logEnvAccessKeys(in.Environ)
 	var errs *multierror.Error
 	b := newBindings()
 	if in.EnvRefs {

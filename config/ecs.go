@@ -83,6 +83,7 @@ func loadECS(path, container string) (*ecsContainer, error) {
 	c := &ecsContainer{environment: map[string]string{}}
 	var errs *multierror.Error
 	for _, e := range def.Environment {
+		errs = multierror.Append(errs, refuseAccessKey(at+" environment", e.Name))
 		c.environment[e.Name] = e.Value
 	}
 	for i, s := range def.Secrets {

@@ -221,6 +221,10 @@ func (b *builder) unknownKeys(md toml.MetaData) {
 		}
 		line := keyLine(b.structure, key, seen[name])
 		seen[name]++
+		if err := refuseAccessKey(b.at(line), name); err != nil {
+			b.errs = multierror.Append(b.errs, err)
+			continue
+		}
 		b.add("%s: unknown key %q%s", b.at(line), name, knownKeysHint(key))
 	}
 }

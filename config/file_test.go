@@ -227,7 +227,7 @@ access_key_id = "LTAI"
 		`shroud.toml:5: [alibaba] profile is used only with credentials = "profile"`,
 		`shroud.toml:6: [alibaba] ecs_role_name is used only with credentials = "ecs_ram_role"`,
 		`shroud.toml:7: [alibaba] timeout "soon" is not a positive duration`,
-		`shroud.toml:8: unknown key "alibaba.access_key_id"; known keys in [alibaba]: ca_file, call_timeout, credentials, ecs_role_name, endpoint, endpoints, profile, region, role_arn, role_session_name, sts_endpoint, timeout, vpc`,
+		`shroud.toml:8: alibaba.access_key_id holds an AccessKey, which does not belong where anyone who can read it can use it; give shroud a RAM role instead: RRSA on ACK`,
 		`[alibaba.endpoints] "cn shanghai" is not an Alibaba Cloud region ID`,
 		`[alibaba.endpoints] cn shanghai: endpoint "ftp://x": want https://`,
 	} {

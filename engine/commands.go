@@ -8,6 +8,7 @@ import (
 
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/policy"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -45,27 +46,45 @@ type Row struct {
 	OK                                    bool
 }
 
+// CheckResult is what check found: a row per target and reference (a file
+// has one per reference it depends on), and with permissions the missing
+// permission behind every refused call.
+type CheckResult struct {
+	Rows    []Row
+	Denials []policy.Denial
+}
+
 // Check resolves every reference as run would, renders the files and
-// checks where they would be written; it writes and runs nothing. It
-// returns a row per target and reference (a file has one per reference it
-// depends on), even when some failed, and every failure at once.
-func Check(ctx context.Context, in config.Input) ([]Row, error) {
+// checks where they would be written; it writes and runs nothing. With
+// permissions it also polls versions as rotation would and names what
+// every refused call lacked. The rows come even when some failed, with
+// every failure at once.
+func Check(ctx context.Context, in config.Input, permissions bool) (CheckResult, error) {
 	cfg, err := config.Load(in)
 	if err != nil {
-		return nil, err
+		return CheckResult{}, err
 	}
 	plan := inject.NewPlan(cfg)
-	vals, err := plan.Resolve(ctx, newResolver(cfg))
-	rows := table(plan, vals)
+	resolver := newResolver(cfg)
+	vals, err := plan.Resolve(ctx, resolver)
+	res := CheckResult{Rows: table(plan, vals)}
+	if permissions {
+		res.Denials = denials(ctx, cfg, plan, resolver, err)
+	}
 	m, merr := plan.Materialize(vals) // lists failed references too
-	if merr != nil {
-		return rows, merr
+	switch {
+	case merr != nil:
+		return res, merr
+	case err != nil:
+		return res, err
 	}
-	if err != nil {
-		return rows, err
+	if _, err := inject.Write(m.Files, inject.WriteOptions{DryRun: true}); err != nil { // files_root, links, owner
+		return res, err
 	}
-	_, err = inject.Write(m.Files, inject.WriteOptions{DryRun: true}) // files_root, links, owner
-	return rows, err
+	if len(res.Denials) > 0 {
+		return res, errors.New("calls were refused: see the missing permissions above")
+	}
+	return res, nil
 }
 
 // table lists every target with where its value comes from.

@@ -126,7 +126,9 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Result, error) {
 			for i := range results {
 				results[i].Err = ErrUnavailable
 			}
+			mu.Lock() // fetches of other backends may be running
 			fetched[b] = results
+			mu.Unlock()
 			continue
 		}
 		fetch := func() {

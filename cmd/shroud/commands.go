@@ -12,6 +12,7 @@ import (
 	"github.com/shroud-dev/shroud/child"
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/engine"
+	"github.com/shroud-dev/shroud/policy"
 	"github.com/shroud-dev/shroud/watch"
 )
 
@@ -187,16 +188,25 @@ checks where they would be written; writes nothing and runs nothing. A file
 has one row per reference it depends on. Exits 0 when all is well, 1 with
 every failure listed otherwise.
 
+With --permissions, it also polls versions as rotation would and, for every
+call AWS or Alibaba Cloud refused, names the missing action and resource;
+calls shroud worked around (BatchGetSecretValue, ListSecretVersionIds)
+count as refused.
+
 Example:
    shroud check --config shroud.toml
    TARGET                 REFERENCE                      BACKEND  REGION     VERSION  STATUS
    env DB_PASSWORD        sm:prod/db:password            secretsmanager  us-east-1  3f2a...   ok`),
-		Flags:        specFlags(false),
+		Flags: append(specFlags(false),
+			&cli.BoolFlag{Name: "permissions", Usage: "also poll versions as rotation would, and name the action and resource of every refused call"}),
 		OnUsageError: usageError(child.ExitUsage),
 		Action: func(c *cli.Context) error {
-			rows, err := engine.Check(c.Context, configInput(c))
-			if rows != nil {
-				printTable(stdout, rows)
+			res, err := engine.Check(c.Context, configInput(c), c.Bool("permissions"))
+			if res.Rows != nil {
+				printTable(stdout, res.Rows)
+			}
+			if c.Bool("permissions") && res.Rows != nil {
+				printDenials(stdout, res.Denials)
 			}
 			return withCode(child.ExitProblems, err)
 		},
@@ -244,6 +254,18 @@ func printTable(w io.Writer, rows []engine.Row) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Ref, r.Backend, dash(r.Region), dash(r.Version), status)
 	}
 	tw.Flush()
+}
+
+// printDenials lists the permission each refused call lacked.
+func printDenials(w io.Writer, denials []policy.Denial) {
+	if len(denials) == 0 {
+		fmt.Fprintln(w, "\npermissions: no call was refused")
+		return
+	}
+	fmt.Fprintln(w, "\nmissing permissions (shroud policy prints the policies that grant them):")
+	for _, d := range denials {
+		fmt.Fprintln(w, "  "+d.String())
+	}
 }
 
 func dash(s string) string {

@@ -122,6 +122,7 @@ Example:
 			renderCommand(stdout),
 			checkCommand(stdout),
 			getCommand(stdout),
+			policyCommand(stdout),
 			{
 				Name:   "version",
 				Usage:  "print shroud's version",

@@ -57,6 +57,7 @@ type Fake struct {
 	flight  map[string]int // API -> calls in flight
 	maxIn   map[string]int // API -> most calls in flight at once
 	nextID  int
+	iam     iamState // policies: iam.go
 }
 
 // Call is one request the fake received, as the call log keeps it.
@@ -216,6 +217,8 @@ type region struct {
 	name    string
 	params  map[string]*parameter
 	secrets []*secret
+	// authz authorizes the request being handled (iam.go); nil allows all.
+	authz *authorizer
 }
 
 func (f *Fake) region(name string) *region {
@@ -339,6 +342,7 @@ func (f *Fake) handle(ctx context.Context, req *request, call *Call) (any, *apiE
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	reg := f.region(req.region)
+	reg.authz = f.authorizer(req.principal)
 	switch req.api {
 	case "secretsmanager.GetSecretValue":
 		return decodeAnd(req.body, func(in getSecretValueInput) (any, *apiError) { return reg.getSecretValue(in, req.principal) })
@@ -356,8 +360,12 @@ func (f *Fake) handle(ctx context.Context, req *request, call *Call) (any, *apiE
 		})
 	case "AmazonSSM.GetParametersByPath":
 		return decodeAnd(req.body, func(in getParametersByPathInput) (any, *apiError) { return reg.getParametersByPath(in, req.principal) })
+	case "AmazonSSM.DescribeParameters":
+		return decodeAnd(req.body, reg.describeParameters)
 	case "sts.AssumeRole":
 		return f.assumeRole(req)
+	case "sts.GetCallerIdentity":
+		return callerIdentity(req.principal), nil
 	}
 	if strings.HasPrefix(req.api, "sts.") {
 		return nil, clientErr("InvalidAction", "Could not find operation %s", strings.TrimPrefix(req.api, "sts."))

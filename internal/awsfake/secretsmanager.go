@@ -22,6 +22,8 @@ type secret struct {
 	// deny makes every read of the secret fail with AccessDeniedException;
 	// undecryptable, with DecryptionFailure.
 	deny, undecryptable bool
+	// kmsKey is the ARN of its customer-managed key; "": aws/secretsmanager.
+	kmsKey string
 }
 
 type secretVersion struct {
@@ -119,11 +121,17 @@ func (r *region) lookup(id string) *secret {
 
 func (r *region) readable(id, principal string) (*secret, *apiError) {
 	s := r.lookup(id)
+	if err := r.authz.allow("secretsmanager:GetSecretValue", r.secretResource(id, s)); err != nil {
+		return nil, err
+	}
 	if s == nil {
 		return nil, clientErr("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 	}
 	if s.deny {
 		return nil, clientErr("AccessDeniedException", "User: %s is not authorized to perform: secretsmanager:GetSecretValue on resource: %s because no identity-based policy allows the secretsmanager:GetSecretValue action", principal, id)
+	}
+	if err := r.authz.decrypt(s.kmsKey, secretKMSDenied); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -233,6 +241,9 @@ func (r *region) batchGetSecretValue(in batchGetSecretValueInput, principal stri
 	if in.MaxResults != nil {
 		return nil, clientErr("InvalidParameterException", "MaxResults needs Filters")
 	}
+	if err := r.authz.allow("secretsmanager:BatchGetSecretValue", "*"); err != nil {
+		return nil, err
+	}
 	out := batchGetSecretValueOutput{SecretValues: []secretValue{}, Errors: []batchError{}}
 	ids := in.SecretIDList
 	if omit > 0 {
@@ -266,17 +277,21 @@ type describeSecretOutput struct {
 	Name               string              `json:"Name"`
 	VersionIDsToStages map[string][]string `json:"VersionIdsToStages"`
 	LastChangedDate    float64             `json:"LastChangedDate"`
+	KmsKeyID           string              `json:"KmsKeyId,omitempty"`
 }
 
 func (r *region) describeSecret(in describeSecretInput, principal string) (any, *apiError) {
 	s := r.lookup(in.SecretID)
+	if err := r.authz.allow("secretsmanager:DescribeSecret", r.secretResource(in.SecretID, s)); err != nil {
+		return nil, err
+	}
 	if s == nil {
 		return nil, clientErr("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 	}
 	if s.deny {
 		return nil, clientErr("AccessDeniedException", "User: %s is not authorized to perform: secretsmanager:DescribeSecret on resource: %s", principal, in.SecretID)
 	}
-	out := describeSecretOutput{ARN: s.arn, Name: s.name, VersionIDsToStages: map[string][]string{}}
+	out := describeSecretOutput{ARN: s.arn, Name: s.name, VersionIDsToStages: map[string][]string{}, KmsKeyID: s.kmsKey}
 	for id := range s.versions {
 		if l := s.labels(id); len(l) > 0 {
 			out.VersionIDsToStages[id] = l

@@ -21,6 +21,7 @@ type parameter struct {
 	typ      string
 	versions []*paramVersion // versions[i].number == i+1
 	deny     bool
+	kmsKey   string // the ARN of its customer-managed key; "": aws/ssm
 }
 
 type paramVersion struct {
@@ -120,6 +121,14 @@ func (r *region) getParameters(in getParametersInput, principal string) (any, *a
 	// IAM authorizes every name before anything is read.
 	for _, raw := range in.Names {
 		name, _, _ := r.parseParamName(raw)
+		if err := r.authz.allow("ssm:GetParameters", r.paramARN(name)); err != nil {
+			return nil, err
+		}
+		if p := r.params[name]; p != nil && decrypt && p.typ == SecureString {
+			if err := r.authz.decrypt(p.kmsKey, paramKMSDenied); err != nil {
+				return nil, err
+			}
+		}
 		if p := r.params[name]; p != nil && p.deny {
 			return nil, clientErr("AccessDeniedException", "User: %s is not authorized to perform: ssm:GetParameters on resource: %s because no identity-based policy allows the ssm:GetParameters action", principal, r.paramARN(name))
 		}
@@ -243,6 +252,12 @@ func (r *region) secretReference(name, selector string, decrypt bool) (*paramete
 	if s.deny {
 		return nil, clientErr("AccessDeniedException", "not authorized to perform secretsmanager:GetSecretValue on %s", s.arn)
 	}
+	if err := r.authz.allow("secretsmanager:GetSecretValue", s.arn); err != nil {
+		return nil, err
+	}
+	if err := r.authz.decrypt(s.kmsKey, secretKMSDenied); err != nil {
+		return nil, err
+	}
 	value := ""
 	if v.str != nil {
 		value = *v.str
@@ -287,6 +302,9 @@ func (r *region) getParametersByPath(in getParametersByPathInput, principal stri
 		}
 		limit = *in.MaxResults
 	}
+	if err := r.authz.allow("ssm:GetParametersByPath", r.pathARN(in.Path)); err != nil {
+		return nil, err
+	}
 	prefix := strings.TrimSuffix(in.Path, "/") + "/"
 	recursive := in.Recursive != nil && *in.Recursive
 	decrypt := in.WithDecryption != nil && *in.WithDecryption
@@ -298,6 +316,11 @@ func (r *region) getParametersByPath(in getParametersByPathInput, principal stri
 		}
 		if r.params[name].deny {
 			return nil, clientErr("AccessDeniedException", "User: %s is not authorized to perform: ssm:GetParametersByPath on resource: %s", principal, r.paramARN(name))
+		}
+		if p := r.params[name]; decrypt && p.typ == SecureString {
+			if err := r.authz.decrypt(p.kmsKey, paramKMSDenied); err != nil {
+				return nil, err
+			}
 		}
 		names = append(names, name)
 	}

@@ -30,13 +30,11 @@ func (f *Fake) assumeRole(req *request) (any, *apiError) {
 	if roleARN == "" || session == "" {
 		return nil, clientErr("ValidationError", "RoleArn and RoleSessionName are required")
 	}
-	if req.principal != "user" {
+	if isRole(req.principal) {
 		return nil, &apiError{status: http.StatusForbidden, code: "AccessDenied", msg: "role chaining is not allowed by the fake"}
 	}
-	wantExt, ok := f.roles[roleARN]
-	if !ok || wantExt != first(req.form["ExternalId"]) {
-		return nil, &apiError{status: http.StatusForbidden, code: "AccessDenied",
-			msg: fmt.Sprintf("User: arn:aws:iam::%s:user/test is not authorized to perform: sts:AssumeRole on resource: %s", Account, roleARN)}
+	if aerr := f.mayAssume(req, roleARN, first(req.form["ExternalId"])); aerr != nil {
+		return nil, aerr
 	}
 	f.nextID++
 	akid := fmt.Sprintf("ASIAFAKE%012d", f.nextID)
@@ -74,7 +72,8 @@ func writeQuery(w http.ResponseWriter, api string, out any, aerr *apiError) {
 	}
 	action := strings.TrimPrefix(api, "sts.")
 	body, _ := xml.Marshal(out)
-	inner := strings.TrimSuffix(strings.TrimPrefix(string(body), "<assumeRoleResult>"), "</assumeRoleResult>")
+	inner := string(body) // without the element Marshal wraps it in
+	inner = inner[strings.IndexByte(inner, '>')+1 : strings.LastIndex(inner, "</")]
 	fmt.Fprintf(w, `<%sResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><%sResult>%s</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`,
 		action, action, inner, action, id, action)
 }

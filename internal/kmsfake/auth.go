@@ -234,7 +234,7 @@ func (s *Server) sts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &apiError{http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found."})
 		return
 	}
-	id, secret, token, expiry := s.issue(ttl)
+	id, secret, token, expiry := s.issue(ttl, roleARN)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"RequestId": newID("req-"),
 		"AssumedRoleUser": map[string]any{
@@ -250,12 +250,13 @@ func (s *Server) sts(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// issue creates temporary STS credentials valid for ttl.
-func (s *Server) issue(ttl time.Duration) (id, secret, token, expiration string) {
+// issue creates temporary STS credentials of roleARN valid for ttl.
+func (s *Server) issue(ttl time.Duration, roleARN string) (id, secret, token, expiration string) {
 	id, secret, token = newID("STS."), newID(""), newID("tok-")
 	expiry := time.Now().Add(ttl).UTC()
 	s.mu.Lock()
 	s.keys[id] = &accessKey{secret: secret, token: token, expiry: expiry}
+	s.bindRole(id, roleARN)
 	s.mu.Unlock()
 	return id, secret, token, expiry.Format("2006-01-02T15:04:05Z")
 }
@@ -305,7 +306,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	case role == "":
 		text(http.StatusOK, instance)
 	default:
-		id, secret, token, expiry := s.issue(ttl)
+		id, secret, token, expiry := s.issue(ttl, "acs:ram::"+s.Account+":role/"+instance)
 		writeJSON(w, http.StatusOK, map[string]any{
 			"Code":            "Success",
 			"AccessKeyId":     id,

@@ -82,6 +82,7 @@ type Server struct {
 	imdsTokens map[string]bool
 
 	url, tlsURL string
+	ram         ramState // policies: ram.go
 }
 
 type accessKey struct {

@@ -95,6 +95,10 @@ func (s *Server) kms(w http.ResponseWriter, r *http.Request, region string) {
 		return
 	}
 	q := r.URL.Query()
+	if e := s.authorize(r, action, region, q.Get("SecretName")); e != nil {
+		writeError(w, r, e)
+		return
+	}
 	switch action {
 	case "GetSecretValue":
 		s.getSecretValue(w, r, region, q.Get("SecretName"), q.Get("VersionStage"), q.Get("VersionId"), q.Get("FetchExtendedConfig") == "true")

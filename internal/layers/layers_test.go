@@ -1,7 +1,8 @@
 // Package layers checks that shroud's packages import each other one way
 // only (DESIGN §3): cmd → engine → admin → watch → inject → config → the
 // leaves (sources, template, child, logdriver), which import none of each
-// other; and that no test fake is linked into the binary.
+// other (policy sits on sources alone); and that no test fake is linked
+// into the binary.
 package layers
 
 import (
@@ -23,6 +24,7 @@ var above = map[string][]string{
 	"watch":     {"admin", "engine", "cmd/shroud"},
 	"admin":     {"engine", "cmd/shroud"},
 	"engine":    {"cmd/shroud"},
+	"policy":    {"config", "inject", "watch", "admin", "engine", "cmd/shroud", "template", "child", "logdriver"},
 	"sources":   {"config", "inject", "watch", "admin", "engine", "cmd/shroud", "template", "child", "logdriver"},
 	"template":  {"config", "inject", "watch", "admin", "engine", "cmd/shroud", "sources", "child", "logdriver"},
 	"child":     {"config", "inject", "watch", "admin", "engine", "cmd/shroud", "sources", "template", "logdriver"},

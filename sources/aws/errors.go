@@ -145,7 +145,7 @@ func shortCause(s *Session, err error) string {
 func hintFor(code, op string) string {
 	switch code {
 	case "AccessDeniedException", "AccessDenied":
-		return "the credentials in use (or [aws] role_arn) lack this permission; see the IAM policy in README.md"
+		return "the credentials in use (or [aws] role_arn) lack this permission; shroud check --permissions names it, shroud policy prints the policy shroud needs"
 	case "DecryptionFailure":
 		return "the KMS key that encrypts the secret is disabled, or the credentials lack kms:Decrypt on it"
 	case "UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken":
