@@ -52,84 +52,11 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 	if err := checkExecSize(path, argv, env); err != nil {
 		return nil, err
 	}
-	var (
-		files      [3]uintptr
-		childEnds  []*os.File // closed in shroud once the child has them
-		parentEnds []*os.File // shroud's ends of the pipes, closed if the start fails
-		keep       []*os.File // inherited files, kept open until the fork
-		afterStart []func(*proc)
-	)
-	closeAll := func() {
-		for _, f := range childEnds {
-			f.Close()
-		}
-	}
-	fail := func(err error) (*proc, error) {
-		closeAll()
-		for _, f := range parentEnds {
-			f.Close()
-		}
+	var fds childFiles
+	if err := fds.plan(s); err != nil {
+		fds.fail()
 		return nil, err
 	}
-	devNull := func() (uintptr, error) {
-		f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-		if err != nil {
-			return 0, err
-		}
-		childEnds = append(childEnds, f)
-		return f.Fd(), nil
-	}
-
-	switch r := s.stdin.(type) {
-	case nil:
-		if files[0], err = devNull(); err != nil {
-			return fail(err)
-		}
-	case *os.File:
-		files[0] = r.Fd()
-		keep = append(keep, r)
-	default:
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return fail(err)
-		}
-		files[0] = pr.Fd()
-		childEnds, parentEnds = append(childEnds, pr), append(parentEnds, pw)
-		afterStart = append(afterStart, func(p *proc) { go s.feeder.feed(pw, p.gone) })
-	}
-	outs := []io.Writer{s.stdout, s.stderr}
-	for i, w := range outs {
-		fd := &files[1+i]
-		if i == 1 && s.sameOutput {
-			*fd = files[1]
-			continue
-		}
-		switch w := w.(type) {
-		case nil:
-			if *fd, err = devNull(); err != nil {
-				return fail(err)
-			}
-		case *os.File:
-			*fd = w.Fd()
-			keep = append(keep, w)
-		default:
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				return fail(err)
-			}
-			*fd = pw.Fd()
-			childEnds, parentEnds = append(childEnds, pw), append(parentEnds, pr)
-			afterStart = append(afterStart, func(p *proc) {
-				p.output.Add(1)
-				go func() {
-					defer p.output.Done()
-					copyOutput(w, pr)
-					pr.Close()
-				}()
-			})
-		}
-	}
-
 	// A child whose supervisor dies (SIGKILL, a crash) dies with it, as every
 	// process of a container dies with its PID 1, rather than run on
 	// unsupervised with its secrets: SIGKILL, as the stop signal could be
@@ -140,18 +67,113 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 	}
 	var pid int
 	onForkThread(func() {
-		pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files[:], Sys: sys})
+		pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: fds.files[:], Sys: sys})
 	})
-	runtime.KeepAlive(keep)
+	runtime.KeepAlive(fds.keep)
 	if err != nil {
-		return fail(startError(argv[0], path, err))
+		fds.fail()
+		return nil, startError(argv[0], path, err)
 	}
-	closeAll()
+	fds.closeChildEnds()
 	p := &proc{pid: pid, started: time.Now(), gone: make(chan struct{})}
-	for _, f := range afterStart {
+	for _, f := range fds.afterStart {
 		f(p)
 	}
 	return p, nil
+}
+
+// childFiles are the child's stdin, stdout and stderr as start sets them
+// up: files given as they are, /dev/null for none, and pipes for other
+// readers and writers, with what to start once the child runs.
+type childFiles struct {
+	files      [3]uintptr
+	childEnds  []*os.File // closed in shroud once the child has them
+	parentEnds []*os.File // shroud's ends of the pipes, closed if the start fails
+	keep       []*os.File // inherited files, kept open until the fork
+	afterStart []func(*proc)
+}
+
+// plan sets up the three descriptors of s.
+func (c *childFiles) plan(s *stdio) error {
+	switch r := s.stdin.(type) {
+	case nil:
+		if err := c.devNull(0); err != nil {
+			return err
+		}
+	case *os.File:
+		c.files[0] = r.Fd()
+		c.keep = append(c.keep, r)
+	default:
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		c.files[0] = pr.Fd()
+		c.childEnds, c.parentEnds = append(c.childEnds, pr), append(c.parentEnds, pw)
+		c.afterStart = append(c.afterStart, func(p *proc) { go s.feeder.feed(pw, p.gone) })
+	}
+	for i, w := range []io.Writer{s.stdout, s.stderr} {
+		if i == 1 && s.sameOutput {
+			c.files[2] = c.files[1]
+			continue
+		}
+		if err := c.output(1+i, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// output sets up descriptor fd for w: its own file, /dev/null, or a pipe
+// copied to w.
+func (c *childFiles) output(fd int, w io.Writer) error {
+	switch w := w.(type) {
+	case nil:
+		return c.devNull(fd)
+	case *os.File:
+		c.files[fd] = w.Fd()
+		c.keep = append(c.keep, w)
+	default:
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		c.files[fd] = pw.Fd()
+		c.childEnds, c.parentEnds = append(c.childEnds, pw), append(c.parentEnds, pr)
+		c.afterStart = append(c.afterStart, func(p *proc) {
+			p.output.Add(1)
+			go func() {
+				defer p.output.Done()
+				copyOutput(w, pr)
+				pr.Close()
+			}()
+		})
+	}
+	return nil
+}
+
+func (c *childFiles) devNull(fd int) error {
+	f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	c.childEnds = append(c.childEnds, f)
+	c.files[fd] = f.Fd()
+	return nil
+}
+
+func (c *childFiles) closeChildEnds() {
+	for _, f := range c.childEnds {
+		f.Close()
+	}
+}
+
+// fail closes every end: the child did not start.
+func (c *childFiles) fail() {
+	c.closeChildEnds()
+	for _, f := range c.parentEnds {
+		f.Close()
+	}
 }
 
 // waitOutput waits until the copies of the child's stdout and stderr are

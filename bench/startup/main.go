@@ -17,7 +17,7 @@
 // dependency shows first. On a virtual machine page faults are a large
 // part of a start-up, and they do not vary from run to run.
 //
-//	go run ./bench/startup [-n 300]
+//	go run ./bench/startup [-n 300] [-against REV]
 package main
 
 import (
@@ -39,6 +39,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 300, "runs of each command")
+	against := benchutil.Against()
 	flag.Parse()
 
 	tmp, shroud, floor := benchutil.Setup("startup", "./bench/startup/floor")
@@ -56,6 +57,14 @@ func main() {
 		{"floor (Go exec)", []string{floor, truePath}},
 		{"floor + SDKs linked", []string{sdkfloor, truePath}},
 		{"shroud run (local)", []string{shroud, "run", "--config", "examples/local/shroud.toml", "--", truePath}},
+	}
+	if *against != "" {
+		old := filepath.Join(tmp, "shroud-against")
+		benchutil.Check(benchutil.BuildAt(*against, old))
+		cmds = append(cmds, struct {
+			name string
+			argv []string
+		}{"shroud @" + *against, []string{old, "run", "--config", "examples/local/shroud.toml", "--", truePath}})
 	}
 	times := make([][]time.Duration, len(cmds))
 	faults := make([][]int64, len(cmds))
@@ -84,6 +93,11 @@ func main() {
 	fmt.Printf("shroud over the SDK floor:     %+.3f ms (%.2fx), %+d page faults\n",
 		benchutil.MS(med[sh]-med[sdk]), float64(med[sh])/float64(med[sdk]), flt[sh]-flt[sdk])
 	fmt.Printf("floor over true:               %+.3f ms\n", benchutil.MS(med[fl]-med[0]))
+	if *against != "" {
+		const old = 4
+		fmt.Printf("shroud over shroud @%s:  %+.3f ms (%.3fx), %+d page faults\n", *against,
+			benchutil.MS(med[sh]-med[old]), float64(med[sh])/float64(med[old]), flt[sh]-flt[old])
+	}
 	initTrace(shroud)
 }
 

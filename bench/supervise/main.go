@@ -14,7 +14,7 @@
 // noise hits all alike; the idle figures are totals over the window and the
 // median of its -step slices.
 //
-//	go run ./bench/supervise [-n 15] [-idle 60s] [-step 10s]
+//	go run ./bench/supervise [-n 15] [-idle 60s] [-step 10s] [-against REV]
 package main
 
 import (
@@ -39,6 +39,7 @@ func main() {
 	n := flag.Int("n", 15, "starts of each supervisor for the RSS medians")
 	idle := flag.Duration("idle", 60*time.Second, "idle window for CPU time")
 	step := flag.Duration("step", 10*time.Second, "slice of the idle window for the median")
+	against := benchutil.Against()
 	flag.Parse()
 
 	tmp, shroud, baseline := benchutil.Setup("supervise", "./bench/supervise/baseline")
@@ -55,6 +56,17 @@ func main() {
 		{"shroud run --supervise", []string{shroud, "run", "--supervise", "--config", config, "--", sleep, "600"}},
 		{"baseline (Go, fork+wait)", []string{baseline, sleep, "600"}},
 		{"shroud run, rotation on", []string{shroud, "run", "--config", rotating, "--", sleep, "600"}},
+	}
+	if *against != "" { // measured beside, reported after the others
+		old := filepath.Join(tmp, "shroud-against")
+		benchutil.Check(benchutil.BuildAt(*against, old))
+		supervisors = append(supervisors, []struct {
+			name string
+			argv []string
+		}{
+			{"--supervise @" + *against, []string{old, "run", "--supervise", "--config", config, "--", sleep, "600"}},
+			{"rotation on @" + *against, []string{old, "run", "--config", rotating, "--", sleep, "600"}},
+		}...)
 	}
 
 	// Resident memory after start.
@@ -131,7 +143,7 @@ func main() {
 			t.name, ms(cpu), 100*float64(cpu)/1e9/secs, ms(medianDelta(s.cpu)), wake, float64(wake)/secs)
 	}
 	fmt.Printf("shroud over the baseline: %+.3f ms of CPU in %v; shroud over sleep: %+.3f ms\n",
-		ms(total[0]-total[1]), *idle, ms(total[0]-total[3]))
+		ms(total[0]-total[1]), *idle, ms(total[0]-total[len(tasks)-1]))
 	fmt.Printf("rotation on over the baseline: %+.3f ms of CPU in %v (%.4f%% of a core); goal ~0: %s\n",
 		ms(total[2]-total[1]), *idle, 100*float64(total[2]-total[1])/1e9/secs, benchutil.Verdict(float64(total[2]-total[1])/1e9/secs < 0.001))
 	// Start-up memory given back can come back as the supervisor works: the

@@ -4,6 +4,7 @@ package benchutil
 
 import (
 	"cmp"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,6 +38,41 @@ func Setup(name, baselinePkg string) (dir, shroud, baseline string) {
 		Check(Build(baseline, baselinePkg))
 	}
 	return dir, shroud, baseline
+}
+
+// Against registers -against REV: a git revision whose shroud the
+// benchmark also runs, in the same interleaved rounds, so a change is
+// measured against what it changes (go run ./bench/startup -against main).
+func Against() *string {
+	return flag.String("against", "", "also measure shroud as built at git revision `REV`, interleaved")
+}
+
+// BuildAt builds shroud as of the git revision rev into out, with Build's
+// flags, from a temporary worktree of this repository.
+func BuildAt(rev, out string) error {
+	tree, err := os.MkdirTemp("", "shroud-bench-rev-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tree)
+	add := exec.Command("git", "worktree", "add", "--detach", "--force", tree, rev)
+	add.Stderr = os.Stderr
+	if err := add.Run(); err != nil {
+		return fmt.Errorf("checking out %s: %w", rev, err)
+	}
+	defer exec.Command("git", "worktree", "remove", "--force", tree).Run()
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags=-s -w -X main.version=bench", "-o", abs, "./cmd/shroud")
+	cmd.Dir = tree
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building shroud at %s: %w", rev, err)
+	}
+	return nil
 }
 
 // Median returns the middle value of v (the lower one for an even count).
