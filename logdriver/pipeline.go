@@ -25,7 +25,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -219,8 +218,8 @@ func New(in Input) (*Pipeline, error) {
 	if in.Tee {
 		teeOut, teeErr = in.Stdout, in.Stderr
 	}
-	p.out = &stream{p: p, fr: framer{stream: "stdout"}, tee: teeOut}
-	p.errs = &stream{p: p, fr: framer{stream: "stderr"}, tee: teeErr}
+	p.out = &stream{p: p, name: "stdout", tee: teeOut}
+	p.errs = &stream{p: p, name: "stderr", tee: teeErr}
 	built = true
 	return p, nil
 }
@@ -482,165 +481,3 @@ type permanentError struct {
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
-
-// readSize is how much a stream reads from the child's pipe at once.
-const readSize = 256 * 1024
-
-// pipeSize is the capacity growPipe asks for: the child writes ahead
-// while the pipeline works, and both sides make fewer, larger calls.
-const pipeSize = 1 << 20
-
-// growPipe enlarges the child's pipe (Linux F_SETPIPE_SZ), when r is one.
-// Failing is harmless: the pipe keeps its 64 KiB.
-func growPipe(r io.Reader) {
-	sc, ok := r.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Control(func(fd uintptr) {
-		syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETPIPE_SZ, pipeSize)
-	})
-}
-
-// stream is the writer for one of the child's streams. It masks, copies to
-// the tee, frames lines and queues them for the sender; its lock is held
-// for that work only, never while the driver delivers.
-type stream struct {
-	p   *Pipeline
-	tee io.Writer
-	fr  framer
-
-	mu     sync.Mutex
-	held   []byte // bytes the masker held back, to be given again
-	ms     maskStream
-	msgs   []Message
-	done   bool
-	teeErr bool
-}
-
-// Write takes the next bytes of the stream.
-func (s *stream) Write(b []byte) (int, error) {
-	if err := s.write(b, 0); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-// readRoom is the space a read leaves in front of the bytes read, for the
-// bytes the masker held back: they are copied there, not the read behind
-// them.
-const readRoom = 4 << 10
-
-// ReadFrom copies the child's pipe until end of file, in large reads from
-// a pipe it enlarges. The supervisor (signal.Supervise) and os/exec's copy
-// goroutine call it, once per run of the child. Calls may overlap (the
-// output of a run that ended and of the next one): each reads into its own
-// buffer, and the stream's state is locked.
-func (s *stream) ReadFrom(r io.Reader) (int64, error) {
-	growPipe(r)
-	chunk := make([]byte, readRoom+readSize)
-	var total int64
-	for {
-		n, err := r.Read(chunk[readRoom:])
-		if n > 0 {
-			total += int64(n)
-			if werr := s.write(chunk[:readRoom+n], readRoom); werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			s.flush() // this run's last line goes out; the next run may follow
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
-// write processes chunk[room:], the new bytes; chunk[:room] is free space
-// in front of them. In blocking mode it first waits for room in the queue,
-// holding no lock.
-func (s *stream) write(chunk []byte, room int) error {
-	if s.p.queue != nil {
-		s.p.queue.waitRoom()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
-		return os.ErrClosed
-	}
-	text := chunk[room:]
-	switch held := len(s.held); {
-	case held == 0:
-	case held <= room:
-		text = chunk[room-held:]
-		copy(text, s.held)
-	default:
-		s.held = append(s.held, text...)
-		text = s.held
-	}
-	hold := s.process(text, false)
-	s.held = append(s.held[:0], text[hold:]...)
-	return nil
-}
-
-// process masks text and sends out what is ready; it returns where the
-// held-back tail starts.
-func (s *stream) process(text []byte, final bool) int {
-	emit, hold := text, len(text)
-	if m := s.p.masker; m != nil {
-		emit, hold = s.ms.process(m, text, final)
-	}
-	if len(emit) > 0 || final {
-		s.output(emit, final)
-	}
-	return hold
-}
-
-func (s *stream) output(b []byte, final bool) {
-	if s.tee != nil && len(b) > 0 {
-		if _, err := s.tee.Write(b); err != nil && !s.teeErr {
-			s.teeErr = true // said once: shroud's own stdout is gone
-			s.p.log.Warn("cannot copy the child's output to shroud's own "+s.fr.stream, "error", err)
-		}
-	}
-	if s.p.drv == nil {
-		return
-	}
-	now := time.Now()
-	s.msgs = s.fr.frame(s.msgs[:0], b, now)
-	if final {
-		s.msgs = s.fr.flush(s.msgs, now)
-	}
-	s.p.enqueue(s.msgs)
-	clear(s.msgs) // drop references into buffers
-}
-
-// flush sends out what the stream holds at the end of a run's output: the
-// held-back bytes, masked as they are, and a last line without a newline.
-func (s *stream) flush() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.done {
-		s.process(s.held, true)
-		s.held = s.held[:0]
-	}
-}
-
-// finish ends the stream: the held-back bytes are masked as they are and
-// go out, with the last line. Later writes fail.
-func (s *stream) finish() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
-		return
-	}
-	s.process(s.held, true)
-	s.held = nil
-	s.done = true
-}
