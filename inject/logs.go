@@ -30,7 +30,7 @@ type LogSpec struct {
 	// MaskMinLength: shorter values are not masked (default 6).
 	MaskMinLength int `toml:"mask_min_length"`
 	// MaskEncodings also masks encoded forms of each value: "base64",
-	// "json". Default both.
+	// "json", "url" (logdriver.MaskEncodings). Default all.
 	MaskEncodings *[]string `toml:"mask_encodings"`
 	// Tee also copies the output to shroud's own stdout and stderr
 	// (default true for drivers other than none).
@@ -42,9 +42,6 @@ type LogSecretOption struct {
 	Name      string `toml:"name"`
 	ValueFrom string `toml:"value_from"`
 }
-
-// Mask encodings.
-var maskEncodings = []string{"base64", "json"}
 
 // logPathOptions name files; in a config, relative paths in them are
 // relative to the config file, as every path there is.
@@ -109,8 +106,8 @@ func (c *Config) validateLog() error {
 	}
 	if l.MaskEncodings != nil {
 		for _, e := range *l.MaskEncodings {
-			if !slices.Contains(maskEncodings, e) {
-				add("%s: mask_encodings: unknown encoding %q; known: %s", at, e, strings.Join(maskEncodings, ", "))
+			if _, err := (logdriver.MaskOptions{}).WithEncodings([]string{e}); err != nil {
+				add("%s: mask_encodings: %v", at, err)
 			}
 		}
 	}
@@ -155,10 +152,9 @@ func (c *Config) logTarget() *LogTarget {
 	if t.Driver == "" {
 		t.Driver = logdriver.None
 	}
-	t.MaskOpt = logdriver.MaskOptions{MinLength: l.MaskMinLength, Base64: true, JSON: true}
+	t.MaskOpt, _ = logdriver.MaskOptions{MinLength: l.MaskMinLength}.WithEncodings(logdriver.MaskEncodings)
 	if l.MaskEncodings != nil {
-		t.MaskOpt.Base64 = slices.Contains(*l.MaskEncodings, "base64")
-		t.MaskOpt.JSON = slices.Contains(*l.MaskEncodings, "json")
+		t.MaskOpt, _ = t.MaskOpt.WithEncodings(*l.MaskEncodings) // validated when loaded
 	}
 	t.Tee = logdriver.DefaultTee(t.Driver)
 	if l.Tee != nil {

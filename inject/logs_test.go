@@ -39,7 +39,7 @@ value_from = "file:addr"
 		t.Fatal(err)
 	}
 	l := spec.Log
-	if l.Driver != "syslog" || !l.Tee || !l.Mask || l.MaskOpt.MinLength != 8 || !l.MaskOpt.Base64 || l.MaskOpt.JSON {
+	if l.Driver != "syslog" || !l.Tee || !l.Mask || l.MaskOpt.MinLength != 8 || !l.MaskOpt.Base64 || l.MaskOpt.JSON || l.MaskOpt.URL {
 		t.Fatalf("log target = %+v", l)
 	}
 	if len(spec.Refs()) != 2 {
@@ -68,7 +68,7 @@ func TestLogConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec, _ := NewSpec(SpecInput{Config: cfg})
-	if l := spec.Log; !l.Tee || l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || l.Options["max-file"] != "3" || l.Options["compress"] != "true" || l.Options["path"] != "/etc/shroud/logs/app.log" {
+	if l := spec.Log; !l.Tee || l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || !l.MaskOpt.URL || l.Options["max-file"] != "3" || l.Options["compress"] != "true" || l.Options["path"] != "/etc/shroud/logs/app.log" {
 		t.Fatalf("log = %+v", l)
 	}
 	// No [log]: the child inherits stdout and stderr.

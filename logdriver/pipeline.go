@@ -39,9 +39,14 @@ type Config struct {
 	// are never shown in an error, and are masked like any secret.
 	SecretOptions []string
 	// Mask turns masking on: every value of MaskValues (and of the secret
-	// options) is replaced by MaskText in the output.
-	Mask        bool
-	MaskValues  [][]byte
+	// options), in the forms MaskOptions asks for, and every form of
+	// MaskForms is replaced by MaskText in the output.
+	Mask       bool
+	MaskValues [][]byte
+	// MaskForms are text made from secret values that their own forms do
+	// not cover, masked as they are (see Masker.AddForms): what templates
+	// made of a value, the lines of a rendered file that hold one.
+	MaskForms   [][]byte
 	MaskOptions MaskOptions
 	// Tee also copies the (masked) output to Stdout and Stderr; see
 	// DefaultTee.
@@ -125,30 +130,7 @@ type Pipeline struct {
 // A bad option or an address that does not answer is an error naming the
 // option; a value that came from a secret is never shown.
 func New(in Input) (*Pipeline, error) {
-	if in.Driver == "" {
-		in.Driver = None
-	}
-	if in.Stdout == nil {
-		in.Stdout = os.Stdout
-	}
-	if in.Stderr == nil {
-		in.Stderr = os.Stderr
-	}
-	if in.Logger == nil {
-		in.Logger = slog.Default()
-	}
-	if in.CloseTimeout <= 0 {
-		in.CloseTimeout = 10 * time.Second
-	}
-	if in.Info.Hostname == "" {
-		in.Info.Hostname, _ = os.Hostname()
-	}
-	if in.Info.FullID == "" {
-		in.Info.FullID = in.Info.Hostname
-	}
-	if in.Info.Name == "" {
-		in.Info.Name = filepath.Base(os.Args[0])
-	}
+	in.setDefaults()
 	if in.MaskOptions.MinLength != 0 && in.MaskOptions.MinLength < MinMaskMinLength {
 		return nil, fmt.Errorf("mask_min_length %d is below %d, which would mask ordinary text", in.MaskOptions.MinLength, MinMaskMinLength)
 	}
@@ -161,23 +143,7 @@ func New(in Input) (*Pipeline, error) {
 			p.cancel()
 		}
 	}()
-	var secretValues [][]byte
-	for _, name := range in.SecretOptions {
-		if v := in.Options[name]; v != "" {
-			p.redact.secrets = append(p.redact.secrets, v)
-			secretValues = append(secretValues, []byte(v))
-		}
-	}
-	if in.Mask {
-		p.masker = NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
-	}
-	p.redact.masker = sync.OnceValue(func() *Masker {
-		if p.masker != nil || len(in.MaskValues) == 0 {
-			return p.masker
-		}
-		// Diagnostics hide values even when the output is not masked.
-		return NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
-	})
+	p.setMasking(in.Config)
 
 	if errs := checkNames(in.Driver, sortedKeys(in.Options)); len(errs) > 0 {
 		return nil, p.joinErrors(errs)
@@ -224,6 +190,67 @@ func New(in Input) (*Pipeline, error) {
 	return p, nil
 }
 
+func (in *Input) setDefaults() {
+	if in.Driver == "" {
+		in.Driver = None
+	}
+	if in.Stdout == nil {
+		in.Stdout = os.Stdout
+	}
+	if in.Stderr == nil {
+		in.Stderr = os.Stderr
+	}
+	if in.Logger == nil {
+		in.Logger = slog.Default()
+	}
+	if in.CloseTimeout <= 0 {
+		in.CloseTimeout = 10 * time.Second
+	}
+	if in.Info.Hostname == "" {
+		in.Info.Hostname, _ = os.Hostname()
+	}
+	if in.Info.FullID == "" {
+		in.Info.FullID = in.Info.Hostname
+	}
+	if in.Info.Name == "" {
+		in.Info.Name = filepath.Base(os.Args[0])
+	}
+}
+
+// setMasking builds the masker of the output, when masking is on, and
+// warns once (with how many, never which) about values too short to be
+// masked. Diagnostics hide every value even when the output is not masked:
+// their masker is built on first use.
+func (p *Pipeline) setMasking(c Config) {
+	var values [][]byte
+	for _, name := range c.SecretOptions {
+		if v := c.Options[name]; v != "" {
+			p.redact.secrets = append(p.redact.secrets, v)
+			values = append(values, []byte(v))
+		}
+	}
+	values = append(values, c.MaskValues...)
+	newMasker := func() *Masker {
+		m := NewMasker(values, c.MaskOptions)
+		if len(c.MaskForms) > 0 {
+			m.AddForms(c.MaskForms)
+		}
+		return m
+	}
+	if c.Mask {
+		p.masker = newMasker()
+		if n := shortValues(values, c.MaskOptions); n > 0 {
+			p.log.Warn("secret values shorter than mask_min_length are not masked", "values", n, "mask_min_length", c.MaskOptions.minLength())
+		}
+	}
+	p.redact.masker = sync.OnceValue(func() *Masker {
+		if p.masker != nil || len(c.MaskValues) == 0 && len(c.MaskForms) == 0 {
+			return p.masker
+		}
+		return newMasker()
+	})
+}
+
 func (p *Pipeline) joinErrors(errs []error) error {
 	msgs := make([]string, len(errs))
 	for i, e := range errs {
@@ -262,6 +289,15 @@ func (p *Pipeline) Stderr() io.Writer {
 func (p *Pipeline) AddMask(values [][]byte) {
 	if p.masker != nil {
 		p.masker.Add(values)
+	}
+}
+
+// AddMaskForms masks forms made from secret values from now on (see
+// Config.MaskForms), with those already masked. It does nothing when
+// masking is off.
+func (p *Pipeline) AddMaskForms(forms [][]byte) {
+	if p.masker != nil {
+		p.masker.AddForms(forms)
 	}
 }
 

@@ -167,3 +167,37 @@ func TestBrokenTeePassedOn(t *testing.T) {
 		})
 	}
 }
+
+// TestShortValuesWarned checks that New says, once and without them, how
+// many secret values are too short to be masked; and that the derived
+// forms of the config and those added later are masked.
+func TestShortValuesWarned(t *testing.T) {
+	ti := newTestInput(None, nil)
+	ti.Mask = true
+	ti.MaskValues = [][]byte{[]byte("5432\n"), []byte("true"), []byte("5432"), []byte(MaskCanary), []byte(`{"port":"5432","password":"` + MaskCanaryOld + `"}`)}
+	ti.MaskForms = [][]byte{[]byte("url=https://h/?p=" + MaskCanary[:10])}
+	p, err := New(ti.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diag := ti.diag.String()
+	if strings.Count(diag, "level=WARN") != 1 || !strings.Contains(diag, "shorter than mask_min_length") || !strings.Contains(diag, "values=2") || !strings.Contains(diag, "mask_min_length=6") {
+		t.Errorf("want one warning counting 2 short values (5432 and true):\n%s", diag)
+	}
+	for _, v := range []string{"5432", "true"} {
+		if strings.Contains(diag, v) {
+			t.Errorf("the warning shows the value %q:\n%s", v, diag)
+		}
+	}
+	p.AddMaskForms([][]byte{[]byte("Basic " + MaskCanaryOld[:8] + "==")})
+	runChild(t, p, `echo "url=https://h/?p=`+MaskCanary[:10]+`"; echo "Authorization: Basic `+MaskCanaryOld[:8]+`=="`)
+	if got, want := ti.stdout.String(), "*****\nAuthorization: *****\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+
+	ti = newTestInput(None, nil) // masking off: nothing to warn about
+	ti.MaskValues = [][]byte{[]byte("5432")}
+	if _, err := New(ti.Input); err != nil || ti.diag.String() != "" {
+		t.Errorf("masking off: %v, diagnostics %q", err, ti.diag.String())
+	}
+}
