@@ -3,6 +3,7 @@ package logdriver
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,6 +121,7 @@ func TestBrokenTeePassedOn(t *testing.T) {
 			}
 			defer teeOut.Close()
 			ti.Stdout = teeOut
+			ti.Logger = slog.New(slog.NewTextHandler(ti.diag, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			p, err := New(ti.Input)
 			if err != nil {
 				t.Fatal(err)

@@ -182,8 +182,9 @@ func (s *stream) process(src *source, text []byte, final bool) int {
 func (s *stream) output(src *source, b []byte, final bool) {
 	if s.tee != nil && len(b) > 0 && s.teeGone == nil {
 		if _, err := s.tee.Write(b); errors.Is(err, syscall.EPIPE) {
+			// As ordinary as head closing its input: no warning.
 			s.teeGone = err
-			s.p.log.Warn("shroud's own "+s.name+" is a broken pipe: the child's "+s.name+" is closed too, so that the child sees it as it would without shroud", "error", err)
+			s.p.log.Debug("shroud's own "+s.name+" is a broken pipe: closing the child's, so that the child sees it as it would without shroud", "error", err)
 		} else if err != nil && !s.teeErr {
 			s.teeErr = true // said once: shroud's own stdout is gone
 			s.p.log.Warn("cannot copy the child's output to shroud's own "+s.name, "error", err)
