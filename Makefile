@@ -28,6 +28,7 @@ fuzz:
 	go test ./inject -run '^$$' -fuzz FuzzFormats -fuzztime 60s -fuzzminimizetime 2s
 	go test ./template -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 60s -fuzzminimizetime 2s
 	go test ./template -run '^$$' -fuzz FuzzJSONPath -fuzztime 60s -fuzzminimizetime 2s
+	go test ./template -run '^$$' -fuzz FuzzSizeBounds -fuzztime 60s -fuzzminimizetime 2s
 	go test ./sources/alibaba -run '^$$' -fuzz FuzzKMSReference -fuzztime 60s -fuzzminimizetime 2s
 	go test ./sources -run '^$$' -fuzz FuzzParseEndpoint -fuzztime 60s -fuzzminimizetime 2s
 	go test ./signal -run '^$$' -fuzz FuzzParseSignal -fuzztime 60s -fuzzminimizetime 2s
