@@ -5,7 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -29,15 +28,12 @@ type rawLog struct {
 	// MaskMinLength: shorter values are not masked (default 6).
 	MaskMinLength int `toml:"mask_min_length"`
 	// MaskEncodings also masks encoded forms of each value: "base64",
-	// "json". Default both.
+	// "json", "url" (logdriver.MaskEncodings). Default all.
 	MaskEncodings *[]string `toml:"mask_encodings"`
 	// Tee also copies the output to shroud's own stdout and stderr
 	// (default true for drivers other than none).
 	Tee *bool `toml:"tee"`
 }
-
-// Mask encodings.
-var maskEncodings = []string{"base64", "json"}
 
 // logPathOptions name files; in a config, relative paths in them are
 // relative to the config file, as every path there is.
@@ -119,15 +115,13 @@ func (b *builder) maskOptions(l *rawLog, at string) logdriver.MaskOptions {
 	if l.MaskMinLength != 0 && l.MaskMinLength < logdriver.MinMaskMinLength {
 		b.add("%s: mask_min_length %d is below %d; shorter values would mask ordinary text", at, l.MaskMinLength, logdriver.MinMaskMinLength)
 	}
-	opt := logdriver.MaskOptions{MinLength: l.MaskMinLength, Base64: true, JSON: true}
+	encodings := logdriver.MaskEncodings
 	if l.MaskEncodings != nil {
-		for _, e := range *l.MaskEncodings {
-			if !slices.Contains(maskEncodings, e) {
-				b.add("%s: mask_encodings: unknown encoding %q; known: %s", at, e, strings.Join(maskEncodings, ", "))
-			}
-		}
-		opt.Base64 = slices.Contains(*l.MaskEncodings, "base64")
-		opt.JSON = slices.Contains(*l.MaskEncodings, "json")
+		encodings = *l.MaskEncodings
+	}
+	opt, err := logdriver.MaskOptions{MinLength: l.MaskMinLength}.WithEncodings(encodings)
+	if err != nil {
+		b.add("%s: mask_encodings: %v", at, err)
 	}
 	return opt
 }
@@ -168,8 +162,8 @@ type ecsLog struct {
 // its target; at names the container in errors.
 func (l *ecsLog) build(at string) (*Log, error) {
 	var errs *multierror.Error
-	t := &Log{Driver: l.Driver, Options: maps.Clone(l.Options), Tee: logdriver.DefaultTee(l.Driver), Origin: at + " logConfiguration",
-		MaskOpt: logdriver.MaskOptions{Base64: true, JSON: true}}
+	t := &Log{Driver: l.Driver, Options: maps.Clone(l.Options), Tee: logdriver.DefaultTee(l.Driver), Origin: at + " logConfiguration"}
+	t.MaskOpt, _ = logdriver.MaskOptions{}.WithEncodings(logdriver.MaskEncodings) // the defaults are known encodings
 	if t.Options == nil {
 		t.Options = map[string]string{}
 	}

@@ -15,7 +15,7 @@ func TestLogConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := cfg
-	if l := spec.Log; !l.Tee || l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || l.Options["max-file"] != "3" || l.Options["compress"] != "true" || l.Options["path"] != "/etc/shroud/logs/app.log" {
+	if l := spec.Log; !l.Tee || l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || !l.MaskOpt.URL || l.Options["max-file"] != "3" || l.Options["compress"] != "true" || l.Options["path"] != "/etc/shroud/logs/app.log" {
 		t.Fatalf("log = %+v", l)
 	}
 	// No [log]: the child inherits stdout and stderr.

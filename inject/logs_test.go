@@ -85,7 +85,7 @@ value_from = "file:addr"
 	}
 	spec := NewPlan(cfg)
 	l := spec.Log
-	if l.Driver != "syslog" || !l.Tee || !l.Mask || l.MaskOpt.MinLength != 8 || !l.MaskOpt.Base64 || l.MaskOpt.JSON {
+	if l.Driver != "syslog" || !l.Tee || !l.Mask || l.MaskOpt.MinLength != 8 || !l.MaskOpt.Base64 || l.MaskOpt.JSON || l.MaskOpt.URL {
 		t.Fatalf("log target = %+v", l)
 	}
 	if len(spec.Refs()) != 2 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -24,12 +26,39 @@ type MaskOptions struct {
 	// MinLength drops shorter values and forms; 0 means DefaultMaskMinLength.
 	MinLength int
 	// Base64 also masks each value's standard and URL-safe base64 forms,
-	// at every alignment, so a secret inside a larger base64 blob is caught.
+	// at every alignment, so a secret inside a larger base64 blob is caught
+	// (see base64Forms for what exactly).
 	Base64 bool
 	// JSON also masks each value's JSON-escaped forms (as JavaScript, Go and
 	// Python write them), so a secret with quotes or newlines is caught
 	// inside a JSON log line.
 	JSON bool
+	// URL also masks each value's percent-encoded forms (see urlForms), so
+	// a password in a DSN or a token in a query string is caught.
+	URL bool
+}
+
+// MaskEncodings are the encodings mask_encodings may name, each turning on
+// the MaskOptions field of that name.
+var MaskEncodings = []string{"base64", "json", "url"}
+
+// WithEncodings returns o with the encodings named on and the others off;
+// it fails on a name not in MaskEncodings.
+func (o MaskOptions) WithEncodings(names []string) (MaskOptions, error) {
+	o.Base64, o.JSON, o.URL = false, false, false
+	for _, n := range names {
+		switch n {
+		case "base64":
+			o.Base64 = true
+		case "json":
+			o.JSON = true
+		case "url":
+			o.URL = true
+		default:
+			return o, fmt.Errorf("unknown encoding %q; known: %s", n, strings.Join(MaskEncodings, ", "))
+		}
+	}
+	return o, nil
 }
 
 func (o MaskOptions) minLength() int {
@@ -39,11 +68,15 @@ func (o MaskOptions) minLength() int {
 	return o.MinLength
 }
 
-// maskPatterns expands secret values into the byte strings to mask: each
-// value, the value with surrounding whitespace trimmed (a file's trailing
-// newline), the string and number leaves of a JSON object value, and the
-// encoded forms asked for. Patterns shorter than the minimum are dropped.
-func maskPatterns(values [][]byte, o MaskOptions) [][]byte {
+// maskPatterns expands secret values and derived forms into the byte
+// strings to mask. A value gives itself, itself with surrounding white
+// space trimmed (a file's trailing newline), the string and number leaves
+// of a JSON object value, and the encoded forms of each of these asked
+// for. A derived form (text the engine made from a value: a template
+// function's output, a line of a rendered file) gives itself, trimmed, and
+// its JSON-escaped forms: nothing is derived from it further. Patterns
+// shorter than the minimum are dropped.
+func maskPatterns(values, forms [][]byte, o MaskOptions) [][]byte {
 	min := o.minLength()
 	seen := map[string]bool{}
 	var out [][]byte
@@ -53,30 +86,59 @@ func maskPatterns(values [][]byte, o MaskOptions) [][]byte {
 			out = append(out, p)
 		}
 	}
-	var plain [][]byte
-	for _, v := range values {
-		plain = append(plain, v, bytes.TrimSpace(v))
-		plain = append(plain, jsonLeaves(v)...)
-	}
-	for _, v := range plain {
-		if len(v) < min {
-			continue
+	addEscaped := func(p []byte) {
+		if len(p) < min {
+			return
 		}
-		add(v)
+		add(p)
 		if o.JSON {
-			for _, f := range jsonForms(v) {
+			for _, f := range jsonForms(p) {
 				add(f)
 			}
 		}
-		if o.Base64 {
-			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
-				for shift := range 3 {
-					add(base64Form(enc, v, shift))
+	}
+	expanded := map[string]bool{}
+	for _, v := range values {
+		for _, p := range append([][]byte{v, bytes.TrimSpace(v)}, jsonLeaves(v)...) {
+			if len(p) < min || expanded[string(p)] {
+				continue
+			}
+			expanded[string(p)] = true
+			addEscaped(p)
+			if o.URL {
+				for _, f := range urlForms(p) {
+					add(f)
+				}
+			}
+			if o.Base64 {
+				for _, a := range base64Alphabets() {
+					for shift := range 3 {
+						for _, f := range base64Forms(a, p, shift) {
+							add(f)
+						}
+					}
 				}
 			}
 		}
 	}
+	for _, f := range forms {
+		addEscaped(f)
+		addEscaped(bytes.TrimSpace(f))
+	}
 	return out
+}
+
+// shortValues counts the distinct values that are not masked because,
+// trimmed, they are shorter than the minimum ("5432", "true"). The leaves
+// of a JSON value are not counted: its short fields are rarely secret.
+func shortValues(values [][]byte, o MaskOptions) int {
+	short := map[string]bool{}
+	for _, v := range values {
+		if t := bytes.TrimSpace(v); len(t) > 0 && len(t) < o.minLength() {
+			short[string(t)] = true
+		}
+	}
+	return len(short)
 }
 
 // jsonLeaves returns the string and number values inside a JSON object or
@@ -172,25 +234,84 @@ func utf16Surrogates(r rune) (rune, rune) {
 	return 0xd800 + (r>>10)&0x3ff, 0xdc00 + r&0x3ff
 }
 
-// base64Form returns the characters of enc's encoding of v that do not
-// depend on its neighbours when v starts shift bytes (mod 3) into the
-// encoded data: the characters that mix in bits of the bytes before or
-// after v are dropped.
-func base64Form(enc *base64.Encoding, v []byte, shift int) []byte {
+// base64Alphabet is a base64 alphabet and its unpadded encoding.
+type base64Alphabet struct {
+	chars string
+	enc   *base64.Encoding
+}
+
+func base64Alphabets() [2]base64Alphabet {
+	const std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	const urlSafe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	return [2]base64Alphabet{{std, base64.RawStdEncoding}, {urlSafe, base64.RawURLEncoding}}
+}
+
+// base64Forms returns what to mask so that no character of the base64
+// encoding of some data that holds v, shift bytes (mod 3) into it, shows a
+// bit of v. Each character encodes 6 bits of the data:
+//
+//   - the core: the characters made of v's bits only;
+//   - at each end where v does not fill a character (a shift of 1 or 2 at
+//     the start; a length that ends v inside a 3-byte group at the end), one
+//     character mixes v's bits with 2 or 4 bits of the unknown neighbouring
+//     byte: it is masked in each of its 4 or 16 possible values, as that
+//     character followed (or preceded) by the core. A match of such a form
+//     overlaps the core's, and the two become one masked span;
+//   - when v ends the data, the padding after its last character ("=" or
+//     "=="), so no residue such as "*****A==" is left.
+//
+// What stays visible is what holds no bit of v: the characters of the
+// neighbouring bytes, and the padding when v does not end the data. Not
+// caught: an encoding broken by line wraps (base64 wraps at 76 columns) or
+// other characters between those of v.
+func base64Forms(a base64Alphabet, v []byte, shift int) [][]byte {
 	buf := make([]byte, shift+len(v))
 	copy(buf[shift:], v)
-	s := enc.WithPadding(base64.NoPadding).EncodeToString(buf)
-	// The first shift bytes fill 8*shift bits: characters wholly or partly
-	// made of them are chars [0, ceil(8*shift/6)).
+	s := a.enc.EncodeToString(buf) // the neighbouring bits are zero
+	// The shift bytes before v fill 8*shift bits: characters [0, lead-1)
+	// are theirs alone, character lead-1 is mixed when shift > 0.
 	lead := (8*shift + 5) / 6
-	// When v ends inside a 3-byte group, the last character also holds bits
-	// of the next byte of the data.
-	trail := 0
-	if (shift+len(v))%3 != 0 {
-		trail = 1
-	}
+	// When v ends inside a 3-byte group, the last character also holds the
+	// top bits of the next byte (zero in s), and padding follows it when
+	// the data ends there.
+	rest := (shift + len(v)) % 3
+	trail := min(rest, 1)
 	if lead+trail >= len(s) {
 		return nil
 	}
-	return []byte(s[lead : len(s)-trail])
+	core := s[lead : len(s)-trail]
+	forms := [][]byte{[]byte(core)}
+	if shift > 0 {
+		// The mixed first character: its top (8*shift)%6 bits are the
+		// previous byte's.
+		unknown := 8 * shift % 6
+		c := strings.IndexByte(a.chars, s[lead-1])
+		for u := range 1 << unknown {
+			forms = append(forms, []byte(string(a.chars[c|u<<(6-unknown)])+core))
+		}
+	}
+	if rest > 0 {
+		// The mixed last character: its low 6-(8*rest)%6 bits are the next
+		// byte's.
+		unknown := 6 - 8*rest%6
+		c := strings.IndexByte(a.chars, s[len(s)-1])
+		for u := range 1 << unknown {
+			forms = append(forms, []byte(core+string(a.chars[c|u])))
+		}
+		// v ends the data: its last character as encoded, and the padding.
+		forms = append(forms, []byte(core+s[len(s)-1:]+strings.Repeat("=", 3-rest)))
+	}
+	return forms
+}
+
+// urlForms returns v percent-encoded as URLs carry it: as a query value
+// (url.QueryEscape: space as "+"), as a path segment (url.PathEscape), and
+// with every byte but RFC 3986's unreserved ones escaped (space as "%20"),
+// as JavaScript's encodeURIComponent (but for !'()*), Python's
+// quote(safe="") and shroud's urlEncode template function write it. Forms
+// equal to v are left out.
+func urlForms(v []byte) [][]byte {
+	q := url.QueryEscape(string(v))
+	forms := [][]byte{[]byte(q), []byte(url.PathEscape(string(v))), []byte(strings.ReplaceAll(q, "+", "%20"))}
+	return slices.DeleteFunc(forms, func(f []byte) bool { return bytes.Equal(f, v) })
 }

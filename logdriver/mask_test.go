@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -181,7 +182,7 @@ func TestMaskManyPatternsAgainstNaive(t *testing.T) {
 		values = append(values, v)
 	}
 	m := NewMasker(values, MaskOptions{MinLength: 4})
-	pats := maskPatterns(values, MaskOptions{MinLength: 4})
+	pats := maskPatterns(values, nil, MaskOptions{MinLength: 4})
 	for trial := range 200 {
 		text := make([]byte, r.IntN(300))
 		for i := range text {
@@ -205,9 +206,9 @@ func FuzzMask(f *testing.F) {
 		if len(values) > 64 {
 			values = values[:64]
 		}
-		opts := MaskOptions{MinLength: MinMaskMinLength, Base64: true, JSON: true}
+		opts := MaskOptions{MinLength: MinMaskMinLength, Base64: true, JSON: true, URL: true}
 		m := NewMasker(values, opts)
-		want := naiveMask(maskPatterns(values, opts), text)
+		want := naiveMask(maskPatterns(values, nil, opts), text)
 		got := maskAll(m, text, int(s1)+1, int(s2)+1)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("got  %q\nwant %q", got, want)
@@ -215,19 +216,78 @@ func FuzzMask(f *testing.F) {
 	})
 }
 
-// FuzzBase64Form checks that the form masked for an alignment is inside the
-// encoding of any data holding the value at that alignment.
+// base64Encodings are the four ways base64 is written.
+var base64Encodings = []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding}
+
+// base64Span returns the characters of enc's encoding of before+v+after
+// that hold a bit of v, [from, to), with the padding when v ends the data.
+func base64Span(enc *base64.Encoding, before, v, after int) (from, to int) {
+	from, to = 8*before/6, (8*(before+v)+5)/6
+	if after == 0 {
+		to = enc.EncodedLen(before + v)
+	}
+	return from, to
+}
+
+// TestMaskBase64WholeForm checks that a value's base64 is masked whole,
+// at every alignment and in every encoding: every character that holds a
+// bit of it, and the padding when it ends the data (no "*****A=="), and
+// nothing of the data around it.
+func TestMaskBase64WholeForm(t *testing.T) {
+	for _, secret := range []string{"canary-b64-Zq1", "canary-b64-Zq12", "canary-b64-Zq123"} {
+		m := NewMasker([][]byte{[]byte(secret)}, MaskOptions{Base64: true})
+		for pre := range 6 {
+			for post := range 4 {
+				data := strings.Repeat("x", pre) + secret + strings.Repeat("y", post)
+				for _, enc := range base64Encodings {
+					text := enc.EncodeToString([]byte(data))
+					from, to := base64Span(enc, pre, len(secret), post)
+					want := text[:from] + MaskText + text[to:]
+					if got := string(maskAll(m, []byte(text), 5)); got != want {
+						t.Errorf("%q after %d bytes, followed by %d: got %q, want %q", secret, pre, post, got, want)
+					}
+				}
+			}
+		}
+	}
+	// As printed by base64(1): the whole line is masked.
+	m := NewMasker([][]byte{[]byte(MaskCanary)}, MaskOptions{Base64: true})
+	line := base64.StdEncoding.EncodeToString([]byte(MaskCanary)) + "\n"
+	if got := string(maskAll(m, []byte(line))); got != MaskText+"\n" {
+		t.Errorf("base64 of the secret alone: %q", got)
+	}
+}
+
+// FuzzBase64Form checks, for any value and data around it, that every
+// character of the data's base64 that holds a bit of the value is masked,
+// in every encoding.
 func FuzzBase64Form(f *testing.F) {
 	f.Add([]byte("secret"), []byte("ab"), []byte("c"))
+	f.Add([]byte("\xff\xfe\x00\x01"), []byte("\xff"), []byte(""))
 	f.Fuzz(func(t *testing.T, v, before, after []byte) {
+		if len(v) < MinMaskMinLength || len(v)+len(before)+len(after) > 4096 {
+			return
+		}
+		m := NewMasker([][]byte{v}, MaskOptions{MinLength: MinMaskMinLength, Base64: true})
 		data := append(append(append([]byte(nil), before...), v...), after...)
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
-			form := base64Form(enc, v, len(before)%3)
-			if len(v) >= 3 && len(form) == 0 {
-				t.Fatalf("no form for %d bytes", len(v))
+		for _, enc := range base64Encodings {
+			text := []byte(enc.EncodeToString(data))
+			from, to := base64Span(enc, len(before), len(v), len(after))
+			found, _ := m.current.Load().scan(text, true, nil)
+			covered := false
+			end := -1 // the end of the merged span being built
+			start := 0
+			for _, s := range found {
+				if s.start >= end {
+					start, end = s.start, s.end
+				}
+				end = max(end, s.end)
+				if start <= from && end >= to {
+					covered = true
+				}
 			}
-			if s := enc.EncodeToString(data); !strings.Contains(s, string(form)) {
-				t.Fatalf("%s does not contain %s", s, form)
+			if !covered {
+				t.Fatalf("%s: characters [%d,%d) of %q hold the value; masked spans %v", enc.EncodeToString(nil), from, to, text, found)
 			}
 		}
 	})
@@ -237,4 +297,58 @@ func ExampleMasker_Redact() {
 	m := NewMasker([][]byte{[]byte("hunter2-secret")}, MaskOptions{})
 	fmt.Println(m.Redact("dial tcp hunter2-secret:514: connection refused"))
 	// Output: dial tcp *****:514: connection refused
+}
+
+// TestMaskURLForms checks the percent-encoded forms of a value, as a DSN,
+// a query string and a path carry it, and that mask_encodings without
+// "url" leaves them alone.
+func TestMaskURLForms(t *testing.T) {
+	secret := "p@ss w/rd+%~é:" + MaskCanary
+	texts := []string{
+		"postgres://app:" + url.QueryEscape(secret) + "@db.internal/orders",
+		"GET /tokens/" + url.PathEscape(secret) + "/info",
+		"GET /login?password=" + strings.ReplaceAll(url.QueryEscape(secret), "+", "%20") + "&next=/",
+	}
+	m := NewMasker([][]byte{[]byte(secret)}, MaskOptions{URL: true})
+	for _, text := range texts {
+		out := string(maskAll(m, []byte(text), 7))
+		if strings.Contains(out, "canary") || !strings.Contains(out, MaskText) {
+			t.Errorf("%q -> %q", text, out)
+		}
+	}
+	if got := string(maskAll(m, []byte("orders db.internal"))); got != "orders db.internal" {
+		t.Errorf("plain text changed: %q", got)
+	}
+	off, err := MaskOptions{}.WithEncodings([]string{"base64", "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = NewMasker([][]byte{[]byte(secret)}, off)
+	if out := string(maskAll(m, []byte(texts[0]))); out != texts[0] {
+		t.Errorf("url off: %q was masked: %q", texts[0], out)
+	}
+	if _, err := (MaskOptions{}).WithEncodings([]string{"url", "rot13"}); err == nil || !strings.Contains(err.Error(), `"rot13"`) || !strings.Contains(err.Error(), "base64, json, url") {
+		t.Errorf("unknown encoding: %v", err)
+	}
+}
+
+// TestMaskDerivedForms checks forms the engine adds: masked as given and
+// trimmed, JSON-escaped, never shorter than the minimum, and kept when
+// values are added later.
+func TestMaskDerivedForms(t *testing.T) {
+	m := NewMasker(nil, MaskOptions{JSON: true})
+	line := []byte("  dsn = \"postgres://app:p%40ss-Qx7@db/orders\"\n")
+	m.AddForms([][]byte{line, []byte("p%40s")}) // the short form is dropped
+	m.Add([][]byte{[]byte("rotated-value-1")})
+	js, _ := json.Marshal(map[string]string{"line": strings.TrimSpace(string(line))})
+	for text, want := range map[string]string{
+		string(line): MaskText, // the form as given, white space and all
+		"config: " + strings.TrimSpace(string(line)) + ".": "config: *****.",
+		string(js):              `{"line":"*****"}`,
+		"p%40s rotated-value-1": "p%40s *****",
+	} {
+		if got := string(maskAll(m, []byte(text), 3)); got != want {
+			t.Errorf("%q -> %q, want %q", text, got, want)
+		}
+	}
 }

@@ -1,19 +1,21 @@
 package logdriver
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"sync/atomic"
 )
 
-// Masker holds the secret values to mask. It is shared by the streams of a
-// pipeline; values can be added while they run (after a rotation), and
-// values once added stay masked, so a secret's old value is masked as well
-// as its new one.
+// Masker holds the secret values to mask, and forms derived from them. It
+// is shared by the streams of a pipeline; values and forms can be added
+// while they run (after a rotation), and once added they stay masked, so a
+// secret's old value is masked as well as its new one.
 type Masker struct {
 	opts    MaskOptions
-	mu      sync.Mutex // serializes Add
+	mu      sync.Mutex // serializes Add and AddForms
 	values  [][]byte
+	forms   [][]byte
 	current atomic.Pointer[matcher]
 	masked  atomic.Uint64
 }
@@ -25,14 +27,37 @@ func NewMasker(values [][]byte, opts MaskOptions) *Masker {
 	return m
 }
 
-// Add masks values from now on, in addition to those already masked.
+// Add masks values from now on, in addition to those already masked, with
+// the forms MaskOptions asks for.
 func (m *Masker) Add(values [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, v := range values {
-		m.values = append(m.values, append([]byte(nil), v...))
+	m.values = appendCopies(m.values, values)
+	m.compile()
+}
+
+// AddForms masks forms from now on: text the caller made from secret
+// values, which their own forms do not cover (the output of a template
+// function, a line of a rendered file that holds a value). Each is masked
+// as it is, trimmed of surrounding white space, and JSON-escaped when
+// MaskOptions.JSON is set; forms shorter than MinLength are dropped, as
+// values are.
+func (m *Masker) AddForms(forms [][]byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forms = appendCopies(m.forms, forms)
+	m.compile()
+}
+
+func (m *Masker) compile() {
+	m.current.Store(newMatcher(maskPatterns(m.values, m.forms, m.opts)))
+}
+
+func appendCopies(to, from [][]byte) [][]byte {
+	for _, v := range from {
+		to = append(to, bytes.Clone(v))
 	}
-	m.current.Store(newMatcher(maskPatterns(m.values, m.opts)))
+	return to
 }
 
 // Masked returns how many times a value was replaced.

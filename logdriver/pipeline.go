@@ -25,7 +25,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -40,9 +39,14 @@ type Config struct {
 	// are never shown in an error, and are masked like any secret.
 	SecretOptions []string
 	// Mask turns masking on: every value of MaskValues (and of the secret
-	// options) is replaced by MaskText in the output.
-	Mask        bool
-	MaskValues  [][]byte
+	// options), in the forms MaskOptions asks for, and every form of
+	// MaskForms is replaced by MaskText in the output.
+	Mask       bool
+	MaskValues [][]byte
+	// MaskForms are text made from secret values that their own forms do
+	// not cover, masked as they are (see Masker.AddForms): what templates
+	// made of a value, the lines of a rendered file that hold one.
+	MaskForms   [][]byte
 	MaskOptions MaskOptions
 	// Tee also copies the (masked) output to Stdout and Stderr; see
 	// DefaultTee.
@@ -126,30 +130,7 @@ type Pipeline struct {
 // A bad option or an address that does not answer is an error naming the
 // option; a value that came from a secret is never shown.
 func New(in Input) (*Pipeline, error) {
-	if in.Driver == "" {
-		in.Driver = None
-	}
-	if in.Stdout == nil {
-		in.Stdout = os.Stdout
-	}
-	if in.Stderr == nil {
-		in.Stderr = os.Stderr
-	}
-	if in.Logger == nil {
-		in.Logger = slog.Default()
-	}
-	if in.CloseTimeout <= 0 {
-		in.CloseTimeout = 10 * time.Second
-	}
-	if in.Info.Hostname == "" {
-		in.Info.Hostname, _ = os.Hostname()
-	}
-	if in.Info.FullID == "" {
-		in.Info.FullID = in.Info.Hostname
-	}
-	if in.Info.Name == "" {
-		in.Info.Name = filepath.Base(os.Args[0])
-	}
+	in.setDefaults()
 	if in.MaskOptions.MinLength != 0 && in.MaskOptions.MinLength < MinMaskMinLength {
 		return nil, fmt.Errorf("mask_min_length %d is below %d, which would mask ordinary text", in.MaskOptions.MinLength, MinMaskMinLength)
 	}
@@ -162,23 +143,7 @@ func New(in Input) (*Pipeline, error) {
 			p.cancel()
 		}
 	}()
-	var secretValues [][]byte
-	for _, name := range in.SecretOptions {
-		if v := in.Options[name]; v != "" {
-			p.redact.secrets = append(p.redact.secrets, v)
-			secretValues = append(secretValues, []byte(v))
-		}
-	}
-	if in.Mask {
-		p.masker = NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
-	}
-	p.redact.masker = sync.OnceValue(func() *Masker {
-		if p.masker != nil || len(in.MaskValues) == 0 {
-			return p.masker
-		}
-		// Diagnostics hide values even when the output is not masked.
-		return NewMasker(append(secretValues, in.MaskValues...), in.MaskOptions)
-	})
+	p.setMasking(in.Config)
 
 	if errs := checkNames(in.Driver, sortedKeys(in.Options)); len(errs) > 0 {
 		return nil, p.joinErrors(errs)
@@ -219,10 +184,71 @@ func New(in Input) (*Pipeline, error) {
 	if in.Tee {
 		teeOut, teeErr = in.Stdout, in.Stderr
 	}
-	p.out = &stream{p: p, fr: framer{stream: "stdout"}, tee: teeOut}
-	p.errs = &stream{p: p, fr: framer{stream: "stderr"}, tee: teeErr}
+	p.out = &stream{p: p, name: "stdout", tee: teeOut}
+	p.errs = &stream{p: p, name: "stderr", tee: teeErr}
 	built = true
 	return p, nil
+}
+
+func (in *Input) setDefaults() {
+	if in.Driver == "" {
+		in.Driver = None
+	}
+	if in.Stdout == nil {
+		in.Stdout = os.Stdout
+	}
+	if in.Stderr == nil {
+		in.Stderr = os.Stderr
+	}
+	if in.Logger == nil {
+		in.Logger = slog.Default()
+	}
+	if in.CloseTimeout <= 0 {
+		in.CloseTimeout = 10 * time.Second
+	}
+	if in.Info.Hostname == "" {
+		in.Info.Hostname, _ = os.Hostname()
+	}
+	if in.Info.FullID == "" {
+		in.Info.FullID = in.Info.Hostname
+	}
+	if in.Info.Name == "" {
+		in.Info.Name = filepath.Base(os.Args[0])
+	}
+}
+
+// setMasking builds the masker of the output, when masking is on, and
+// warns once (with how many, never which) about values too short to be
+// masked. Diagnostics hide every value even when the output is not masked:
+// their masker is built on first use.
+func (p *Pipeline) setMasking(c Config) {
+	var values [][]byte
+	for _, name := range c.SecretOptions {
+		if v := c.Options[name]; v != "" {
+			p.redact.secrets = append(p.redact.secrets, v)
+			values = append(values, []byte(v))
+		}
+	}
+	values = append(values, c.MaskValues...)
+	newMasker := func() *Masker {
+		m := NewMasker(values, c.MaskOptions)
+		if len(c.MaskForms) > 0 {
+			m.AddForms(c.MaskForms)
+		}
+		return m
+	}
+	if c.Mask {
+		p.masker = newMasker()
+		if n := shortValues(values, c.MaskOptions); n > 0 {
+			p.log.Warn("secret values shorter than mask_min_length are not masked", "values", n, "mask_min_length", c.MaskOptions.minLength())
+		}
+	}
+	p.redact.masker = sync.OnceValue(func() *Masker {
+		if p.masker != nil || len(c.MaskValues) == 0 && len(c.MaskForms) == 0 {
+			return p.masker
+		}
+		return newMasker()
+	})
 }
 
 func (p *Pipeline) joinErrors(errs []error) error {
@@ -263,6 +289,15 @@ func (p *Pipeline) Stderr() io.Writer {
 func (p *Pipeline) AddMask(values [][]byte) {
 	if p.masker != nil {
 		p.masker.Add(values)
+	}
+}
+
+// AddMaskForms masks forms made from secret values from now on (see
+// Config.MaskForms), with those already masked. It does nothing when
+// masking is off.
+func (p *Pipeline) AddMaskForms(forms [][]byte) {
+	if p.masker != nil {
+		p.masker.AddForms(forms)
 	}
 }
 
@@ -482,165 +517,3 @@ type permanentError struct {
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
-
-// readSize is how much a stream reads from the child's pipe at once.
-const readSize = 256 * 1024
-
-// pipeSize is the capacity growPipe asks for: the child writes ahead
-// while the pipeline works, and both sides make fewer, larger calls.
-const pipeSize = 1 << 20
-
-// growPipe enlarges the child's pipe (Linux F_SETPIPE_SZ), when r is one.
-// Failing is harmless: the pipe keeps its 64 KiB.
-func growPipe(r io.Reader) {
-	sc, ok := r.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Control(func(fd uintptr) {
-		syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETPIPE_SZ, pipeSize)
-	})
-}
-
-// stream is the writer for one of the child's streams. It masks, copies to
-// the tee, frames lines and queues them for the sender; its lock is held
-// for that work only, never while the driver delivers.
-type stream struct {
-	p   *Pipeline
-	tee io.Writer
-	fr  framer
-
-	mu     sync.Mutex
-	held   []byte // bytes the masker held back, to be given again
-	ms     maskStream
-	msgs   []Message
-	done   bool
-	teeErr bool
-}
-
-// Write takes the next bytes of the stream.
-func (s *stream) Write(b []byte) (int, error) {
-	if err := s.write(b, 0); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-// readRoom is the space a read leaves in front of the bytes read, for the
-// bytes the masker held back: they are copied there, not the read behind
-// them.
-const readRoom = 4 << 10
-
-// ReadFrom copies the child's pipe until end of file, in large reads from
-// a pipe it enlarges. The supervisor (child.Supervise) and os/exec's copy
-// goroutine call it, once per run of the child. Calls may overlap (the
-// output of a run that ended and of the next one): each reads into its own
-// buffer, and the stream's state is locked.
-func (s *stream) ReadFrom(r io.Reader) (int64, error) {
-	growPipe(r)
-	chunk := make([]byte, readRoom+readSize)
-	var total int64
-	for {
-		n, err := r.Read(chunk[readRoom:])
-		if n > 0 {
-			total += int64(n)
-			if werr := s.write(chunk[:readRoom+n], readRoom); werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			s.flush() // this run's last line goes out; the next run may follow
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
-// write processes chunk[room:], the new bytes; chunk[:room] is free space
-// in front of them. In blocking mode it first waits for room in the queue,
-// holding no lock.
-func (s *stream) write(chunk []byte, room int) error {
-	if s.p.queue != nil {
-		s.p.queue.waitRoom()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
-		return os.ErrClosed
-	}
-	text := chunk[room:]
-	switch held := len(s.held); {
-	case held == 0:
-	case held <= room:
-		text = chunk[room-held:]
-		copy(text, s.held)
-	default:
-		s.held = append(s.held, text...)
-		text = s.held
-	}
-	hold := s.process(text, false)
-	s.held = append(s.held[:0], text[hold:]...)
-	return nil
-}
-
-// process masks text and sends out what is ready; it returns where the
-// held-back tail starts.
-func (s *stream) process(text []byte, final bool) int {
-	emit, hold := text, len(text)
-	if m := s.p.masker; m != nil {
-		emit, hold = s.ms.process(m, text, final)
-	}
-	if len(emit) > 0 || final {
-		s.output(emit, final)
-	}
-	return hold
-}
-
-func (s *stream) output(b []byte, final bool) {
-	if s.tee != nil && len(b) > 0 {
-		if _, err := s.tee.Write(b); err != nil && !s.teeErr {
-			s.teeErr = true // said once: shroud's own stdout is gone
-			s.p.log.Warn("cannot copy the child's output to shroud's own "+s.fr.stream, "error", err)
-		}
-	}
-	if s.p.drv == nil {
-		return
-	}
-	now := time.Now()
-	s.msgs = s.fr.frame(s.msgs[:0], b, now)
-	if final {
-		s.msgs = s.fr.flush(s.msgs, now)
-	}
-	s.p.enqueue(s.msgs)
-	clear(s.msgs) // drop references into buffers
-}
-
-// flush sends out what the stream holds at the end of a run's output: the
-// held-back bytes, masked as they are, and a last line without a newline.
-func (s *stream) flush() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.done {
-		s.process(s.held, true)
-		s.held = s.held[:0]
-	}
-}
-
-// finish ends the stream: the held-back bytes are masked as they are and
-// go out, with the last line. Later writes fail.
-func (s *stream) finish() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
-		return
-	}
-	s.process(s.held, true)
-	s.held = nil
-	s.done = true
-}

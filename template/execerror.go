@@ -37,9 +37,10 @@ func failf(format string, args ...any) error {
 func (t *Template) execError(err error) error {
 	e := &Error{Name: t.in.Name}
 	var (
-		lerr *lookupError
-		ferr *valueFreeError
-		msg  string // what went wrong, "" until known to be value-free
+		lerr  *lookupError
+		ferr  *valueFreeError
+		limit *limitError
+		msg   string // what went wrong, "" until known to be value-free
 	)
 	switch {
 	case errors.As(err, &lerr):
@@ -47,6 +48,8 @@ func (t *Template) execError(err error) error {
 		msg = lerr.Error()
 	case errors.As(err, &ferr):
 		msg = ferr.msg
+	case errors.As(err, &limit):
+		msg = limit.msg
 	}
 	line, col, action, inner, ok := t.splitExecError(err.Error())
 	if !ok {
@@ -54,6 +57,10 @@ func (t *Template) execError(err error) error {
 		return e
 	}
 	e.Line, e.Col = t.place(line, col+1) // text/template counts columns from 0
+	if limit != nil {
+		e.Msg = msg // the action is a hidden call, of no use to the reader
+		return e
+	}
 	if msg == "" {
 		msg = describeExec(inner)
 	}

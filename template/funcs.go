@@ -37,7 +37,9 @@ import (
 //	                      for a password in a URL
 //
 // JSON members that are not strings come out in their JSON form (5432,
-// true, {"a":1}), as everywhere in shroud.
+// true, {"a":1}), as everywhere in shroud. No function makes a result
+// larger than MaxOutput, and each checks the render's deadline (see
+// limits.go).
 func (t *Template) funcs() template.FuncMap {
 	secret := func(previous bool) func(string) (string, error) {
 		return func(ref string) (string, error) {
@@ -52,12 +54,12 @@ func (t *Template) funcs() template.FuncMap {
 		}
 	}
 	return template.FuncMap{
-		"secret":         secret(false),
-		"secretPrevious": secret(true),
-		"json":           jsonMember,
-		"jsonPath":       jsonPath,
-		"base64Encode":   func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
-		"base64Decode":   base64Decode,
+		"secret":         timed1(t, secret(false)),
+		"secretPrevious": timed1(t, secret(true)),
+		"json":           timed2(t, jsonMember),
+		"jsonPath":       timed2(t, jsonPath),
+		"base64Encode":   timed1(t, base64Encode),
+		"base64Decode":   timed1(t, base64Decode),
 		"env": func(name string) string {
 			v, _ := t.in.LookupEnv(name)
 			return v
@@ -68,13 +70,13 @@ func (t *Template) funcs() template.FuncMap {
 			}
 			return v
 		},
-		"quote":     strconv.Quote,
-		"squote":    func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" },
-		"toJSON":    toJSON,
-		"indent":    indent,
+		"quote":     timed1(t, quote),
+		"squote":    timed1(t, squote),
+		"toJSON":    timed1(t, toJSON),
+		"indent":    timed2(t, indent),
 		"trim":      strings.TrimSpace,
-		"lines":     lines,
-		"urlEncode": urlEncode,
+		"lines":     timed1(t, lines),
+		"urlEncode": timed1(t, urlEncode),
 	}
 }
 
@@ -105,6 +107,35 @@ func jsonMember(key, doc string) (string, error) {
 	return string(text), nil
 }
 
+func base64Encode(s string) (string, error) {
+	if err := sized("base64Encode", base64.StdEncoding.EncodedLen(len(s))); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s)), nil
+}
+
+func quote(s string) (string, error) {
+	if err := sized("quote", grownLen(s, quoteGrowth)+2); err != nil {
+		return "", err
+	}
+	return strconv.Quote(s), nil
+}
+
+// squote single-quotes s for POSIX sh, closing and reopening the quotes
+// around each quote inside.
+func squote(s string) (string, error) {
+	n := grownLen(s, func(b byte) int {
+		if b == '\'' {
+			return 3
+		}
+		return 0
+	})
+	if err := sized("squote", n+2); err != nil {
+		return "", err
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'", nil
+}
+
 // base64Decode accepts standard and URL-safe base64, padded or not.
 func base64Decode(s string) (string, error) {
 	s = strings.TrimSpace(s)
@@ -119,8 +150,23 @@ func base64Decode(s string) (string, error) {
 // toJSON encodes v as JSON without HTML escaping. A string that is not
 // UTF-8 is an error: JSON would silently replace its bytes.
 func toJSON(v any) (string, error) {
-	if s, ok := v.(string); ok && !utf8.ValidString(s) {
-		return "", failf("toJSON: the value is not valid UTF-8 text")
+	size := 0
+	switch v := v.(type) {
+	case string:
+		if !utf8.ValidString(v) {
+			return "", failf("toJSON: the value is not valid UTF-8 text")
+		}
+		size = grownLen(v, jsonGrowth) + 2
+	case []string:
+		for _, s := range v {
+			size += grownLen(s, jsonGrowth) + 3
+		}
+	default:
+		b, _ := fmtSize(v)
+		size = 6 * b
+	}
+	if err := sized("toJSON", size); err != nil {
+		return "", err
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -137,38 +183,58 @@ func indent(n int, s string) (string, error) {
 	if n < 0 || n > 1000 {
 		return "", failf("indent %d: want 0 to 1000 spaces", n)
 	}
-	pad := strings.Repeat(" ", n)
-	ls := strings.SplitAfter(s, "\n")
-	for i, l := range ls {
-		if l != "" && l != "\n" && l != "\r\n" {
-			ls[i] = pad + l
+	padded := 0
+	for l := range strings.Lines(s) {
+		if l != "\n" && l != "\r\n" {
+			padded++
 		}
 	}
-	return strings.Join(ls, ""), nil
+	if err := sized("indent", len(s)+n*padded); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.Grow(len(s) + n*padded)
+	for l := range strings.Lines(s) {
+		if l != "\n" && l != "\r\n" {
+			for range n {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String(), nil
 }
 
 // lines splits s into lines without their line ends; a final line end does
 // not start another line.
-func lines(s string) []string {
+func lines(s string) ([]string, error) {
 	if s == "" {
-		return nil
+		return nil, nil
 	}
-	ls := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	s = strings.TrimSuffix(s, "\n")
+	if n := strings.Count(s, "\n") + 1; n > maxLines {
+		return nil, failf("lines: the value has %d lines, more than %d, the limit", n, maxLines)
+	}
+	ls := strings.Split(s, "\n")
 	for i, l := range ls {
 		ls[i] = strings.TrimSuffix(l, "\r")
 	}
-	return ls
+	return ls, nil
 }
 
 // urlEncode percent-encodes every byte but the unreserved characters of
 // RFC 3986, so the result is safe in any part of a URL, including a
 // password in user:password@host.
-func urlEncode(s string) string {
+func urlEncode(s string) (string, error) {
+	if err := sized("urlEncode", grownLen(s, urlGrowth)); err != nil {
+		return "", err
+	}
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
+	b.Grow(grownLen(s, urlGrowth))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+		if urlGrowth(c) == 0 {
 			b.WriteByte(c)
 			continue
 		}
@@ -176,5 +242,5 @@ func urlEncode(s string) string {
 		b.WriteByte(hex[c>>4])
 		b.WriteByte(hex[c&15])
 	}
-	return b.String()
+	return b.String(), nil
 }

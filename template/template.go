@@ -23,10 +23,13 @@ import (
 	"sync"
 	"text/template"
 	"text/template/parse"
+	"time"
 )
 
-// MaxOutput bounds what one template may produce, so a runaway range or a
-// recursive template fails instead of filling memory.
+// MaxOutput bounds what one template may produce, and each value a
+// function makes, so a runaway range, a recursive template or a function
+// that multiplies its input fails instead of filling memory (see
+// limits.go).
 const MaxOutput = 16 << 20
 
 // Ref is a secret reference a template reads.
@@ -66,6 +69,8 @@ type Input struct {
 	Line, Col int
 	// LookupEnv serves the env function; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Timeout bounds each Render; zero means DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Template is a parsed template and the references it reads. It is safe
@@ -76,11 +81,12 @@ type Template struct {
 	uses []Use
 	refs []Ref
 
-	// mu guards lookup, which the secret functions read during a Render:
+	// mu guards lookup and cur, which the functions read during a Render:
 	// binding the functions once is ten times cheaper than cloning the
 	// template for every render.
 	mu     sync.Mutex
 	lookup Lookup
+	cur    *render
 }
 
 // Error is a template problem at a place in a file. Its message never holds
@@ -117,9 +123,12 @@ func Parse(in Input) (*Template, error) {
 	if in.LookupEnv == nil {
 		in.LookupEnv = os.LookupEnv
 	}
+	if in.Timeout <= 0 {
+		in.Timeout = DefaultTimeout
+	}
 	t := &Template{in: in}
 	funcs := t.funcs()
-	tmpl, err := template.New(in.Name).Option("missingkey=error").Funcs(funcs).Parse(in.Text)
+	tmpl, err := template.New(in.Name).Option("missingkey=error").Funcs(t.hiddenFuncs()).Funcs(funcs).Parse(in.Text)
 	if err != nil {
 		return nil, t.parseError(err)
 	}
@@ -146,6 +155,13 @@ func Parse(in Input) (*Template, error) {
 		}
 		return nil, errors.Join(joined...)
 	}
+	guarded := map[*parse.Tree]bool{}
+	for _, tree := range tmpl.Templates() {
+		if tree.Tree != nil && tree.Root != nil && !guarded[tree.Tree] {
+			guarded[tree.Tree] = true
+			guard(tree.Tree)
+		}
+	}
 	slices.SortStableFunc(t.uses, func(a, b Use) int { return cmp.Or(a.Line-b.Line, a.Col-b.Col) })
 	seen := map[Ref]bool{}
 	for _, u := range t.uses {
@@ -170,12 +186,15 @@ func (t *Template) Uses() []Use { return slices.Clone(t.uses) }
 
 // Render executes the template, reading each reference through lookup. A
 // Lookup error, a missing JSON key or any other failure is an *Error with
-// the line and column of the call that failed.
+// the line and column of the call that failed. A render that goes past
+// Input.Timeout, MaxOutput or the depth of template calls fails with an
+// *Error that says which.
 func (t *Template) Render(lookup Lookup) ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lookup = lookup
-	defer func() { t.lookup = nil }()
+	t.cur = &render{deadline: time.Now().Add(t.in.Timeout), timeout: t.in.Timeout}
+	defer func() { t.lookup, t.cur = nil, nil }()
 	out := &limitedBuffer{max: MaxOutput}
 	if err := t.tmpl.Execute(out, nil); err != nil {
 		return nil, t.execError(err)

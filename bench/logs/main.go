@@ -8,7 +8,7 @@
 //	driver none                 the child inherits stdout: no pipe, no copy
 //	json-file                   framing and JSON to /dev/null, masking off
 //	json-file + mask            the same, masking 100 secrets (with their
-//	                            base64 and JSON forms)
+//	                            encoded forms: -encodings, default all)
 //
 // The pipeline cases run the child under child.Supervise with the
 // pipeline's writers as its stdout and stderr, as shroud run does, so the
@@ -18,7 +18,7 @@
 // feeds the same bytes to the pipeline's writer in-process, without a
 // child, to show the pipeline's own cost.
 //
-//	go run ./bench/logs [-mb 256] [-n 7]
+//	go run ./bench/logs [-mb 256] [-n 7] [-encodings base64,json,url]
 package main
 
 import (
@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,7 +46,10 @@ func main() {
 	n := flag.Int("n", 7, "runs of each case")
 	secretCount := flag.Int("secrets", 100, "secrets to mask")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the in-process runs to `file`")
+	encodings := flag.String("encodings", strings.Join(logdriver.MaskEncodings, ","), "encoded forms to mask, as mask_encodings names them")
 	flag.Parse()
+	maskOpts, err := logdriver.MaskOptions{}.WithEncodings(strings.Split(*encodings, ","))
+	benchutil.Check(err)
 
 	tmp, err := os.MkdirTemp("", "shroud-bench-logs-")
 	benchutil.Check(err)
@@ -68,8 +72,7 @@ func main() {
 				cfg.Options = map[string]string{"path": os.DevNull}
 			}
 			if mask {
-				cfg.Mask, cfg.MaskValues = true, secrets
-				cfg.MaskOptions = logdriver.MaskOptions{Base64: true, JSON: true}
+				cfg.Mask, cfg.MaskValues, cfg.MaskOptions = true, secrets, maskOpts
 			}
 			start, cpu, children := time.Now(), selfCPU(), childrenCPU()
 			p, err := logdriver.New(logdriver.Input{Config: cfg, Stdout: devNull, Stderr: devNull, Logger: quiet})
@@ -110,8 +113,8 @@ func main() {
 			cpus[i] = append(cpus[i], s.cpu)
 		}
 	}
-	fmt.Printf("pipeline throughput: %d MiB of log lines (%d secrets masked, %d planted in the input), %d runs each, interleaved (medians)\n",
-		size>>20, len(secrets), planted, *n)
+	fmt.Printf("pipeline throughput: %d MiB of log lines (%d secrets masked with their %s forms, %d planted in the input), %d runs each, interleaved (medians)\n",
+		size>>20, len(secrets), *encodings, planted, *n)
 	fmt.Printf("MB/s is bytes over wall time; MB/cpu-s is bytes over the CPU time of every process involved (shroud and the child),\n")
 	fmt.Printf("which a machine shared with other work disturbs less.\n")
 	fmt.Printf("  %-24s %9s %8s %11s %8s\n", "case", "MB/s", "vs cat", "MB/cpu-s", "vs cat")
@@ -136,8 +139,7 @@ func main() {
 	inProcess := func(mask bool) sample {
 		cfg := logdriver.Config{Driver: logdriver.JSONFile, Options: map[string]string{"path": os.DevNull}}
 		if mask {
-			cfg.Mask, cfg.MaskValues = true, secrets
-			cfg.MaskOptions = logdriver.MaskOptions{Base64: true, JSON: true}
+			cfg.Mask, cfg.MaskValues, cfg.MaskOptions = true, secrets, maskOpts
 		}
 		p, err := logdriver.New(logdriver.Input{Config: cfg, Stdout: devNull, Stderr: devNull, Logger: quiet})
 		benchutil.Check(err)

@@ -5,17 +5,20 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat: USER_HZ, 100 on
 // every Linux architecture Go supports.
 const userHZ = 100
 
-// RegisterProcess adds the standard process and Go runtime metrics, under
-// the names the Prometheus client library gives them, so dashboards built
-// for other Go programs read shroud's too. Each is read when written out.
+// RegisterProcess adds the standard process and Go runtime metrics, a
+// subset of the Prometheus client library's default ones under the same
+// names, types, help and labels, so dashboards built for other Go programs
+// read shroud's too. Each is read when written out.
 func (r *Registry) RegisterProcess() {
 	r.CounterFunc("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", func() float64 {
 		return (stat(13) + stat(14)) / userHZ // utime, stime
@@ -49,6 +52,13 @@ func (r *Registry) RegisterProcess() {
 	r.GaugeFunc("go_threads", "Number of OS threads created.", func() float64 {
 		return stat(19) // num_threads
 	})
+	r.Info("go_info", "Information about the Go environment.", "version", runtime.Version())
+	r.SummaryFunc("go_gc_duration_seconds", "A summary of the wall-time pause (stop-the-world) duration in garbage collection cycles.", gcPauses)
+	r.GaugeFunc("go_memstats_last_gc_time_seconds", "Number of seconds since 1970 of last garbage collection.", func() float64 {
+		var s debug.GCStats
+		debug.ReadGCStats(&s)
+		return float64(s.LastGC.UnixNano()) / 1e9
+	})
 	memstat := func(field func(*runtime.MemStats) uint64) func() float64 {
 		return func() float64 {
 			var m runtime.MemStats
@@ -56,14 +66,26 @@ func (r *Registry) RegisterProcess() {
 			return float64(field(&m))
 		}
 	}
-	r.GaugeFunc("go_memstats_heap_alloc_bytes", "Number of heap bytes allocated and currently in use.",
+	r.GaugeFunc("go_memstats_heap_alloc_bytes", "Number of heap bytes allocated and currently in use, same as go_memstats_alloc_bytes. Equals to /memory/classes/heap/objects:bytes.",
 		memstat(func(m *runtime.MemStats) uint64 { return m.HeapAlloc }))
-	r.GaugeFunc("go_memstats_heap_inuse_bytes", "Number of heap bytes that are in use.",
+	r.GaugeFunc("go_memstats_heap_inuse_bytes", "Number of heap bytes that are in use. Equals to /memory/classes/heap/objects:bytes + /memory/classes/heap/unused:bytes",
 		memstat(func(m *runtime.MemStats) uint64 { return m.HeapInuse }))
-	r.GaugeFunc("go_memstats_sys_bytes", "Number of bytes obtained from system.",
+	r.GaugeFunc("go_memstats_sys_bytes", "Number of bytes obtained from system. Equals to /memory/classes/total:byte.",
 		memstat(func(m *runtime.MemStats) uint64 { return m.Sys }))
-	r.CounterFunc("go_gc_cycles_total", "Number of completed GC cycles.",
-		memstat(func(m *runtime.MemStats) uint64 { return uint64(m.NumGC) }))
+}
+
+// gcPauses summarizes the garbage collector's pauses as the client
+// library does: the minimum, quartiles and maximum of the recent pauses,
+// their total and the number of collections.
+func gcPauses() Summary {
+	var s debug.GCStats
+	s.PauseQuantiles = make([]time.Duration, 5)
+	debug.ReadGCStats(&s)
+	sum := Summary{Sum: s.PauseTotal.Seconds(), Count: uint64(s.NumGC)}
+	for i, q := range s.PauseQuantiles {
+		sum.Quantiles = append(sum.Quantiles, Quantile{Rank: float64(i) / 4, Value: q.Seconds()})
+	}
+	return sum
 }
 
 // stat returns field i (0-based, counting the pid as 0) of /proc/self/stat,

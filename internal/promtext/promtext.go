@@ -1,5 +1,5 @@
-// Package promtext keeps counters, gauges and histograms and serves them in
-// the Prometheus text exposition format (version 0.0.4).
+// Package promtext keeps counters, gauges, histograms and summaries and
+// serves them in the Prometheus text exposition format (version 0.0.4).
 //
 // shroud has a dozen metrics and one scraper. The Prometheus client library
 // would serve them too, but linking it costs every shroud start, even one
@@ -16,6 +16,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ const (
 	counter   kind = "counter"
 	gauge     kind = "gauge"
 	histogram kind = "histogram"
+	summary   kind = "summary"
 )
 
 // family is one metric name: its help, type, label names and one series
@@ -44,6 +46,7 @@ type family struct {
 	labels     []string
 	buckets    []float64      // upper bounds, histograms only
 	read       func() float64 // a value read when written out, else nil
+	readSum    func() Summary // a summary read when written out
 	mu         sync.Mutex
 	series     map[string]*series // by joined label values
 }
@@ -133,6 +136,51 @@ func (r *Registry) CounterFunc(name, help string, read func() float64) {
 	r.add(&family{name: name, help: help, kind: counter, read: read})
 }
 
+// Info registers a gauge of value 1 whose labels carry the information,
+// as Prometheus's info metrics (go_info, build_info) do: labels are name
+// and value pairs, written sorted by name.
+func (r *Registry) Info(name, help string, labels ...string) {
+	if len(labels)%2 != 0 {
+		panic("promtext: " + name + ": labels come in name and value pairs")
+	}
+	pairs := make([][2]string, 0, len(labels)/2)
+	for i := 0; i < len(labels); i += 2 {
+		pairs = append(pairs, [2]string{labels[i], labels[i+1]})
+	}
+	slices.SortFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	names, values := make([]string, len(pairs)), make([]string, len(pairs))
+	for i, p := range pairs {
+		names[i], values[i] = p[0], p[1]
+	}
+	r.Gauge(name, help, names...).Set(1, values...)
+}
+
+// BuildInfo registers PROGRAM_build_info{goversion, version} 1, the
+// metric Prometheus's own programs export (with more labels) to tell
+// which build runs.
+func (r *Registry) BuildInfo(program, version string) {
+	r.Info(program+"_build_info",
+		"A metric with a constant '1' value labeled by version and goversion from which "+program+" was built.",
+		"version", version, "goversion", runtime.Version())
+}
+
+// Summary is the state of a summary when it is written out.
+type Summary struct {
+	// Quantiles are the values at ranks from 0 to 1, in increasing rank.
+	Quantiles []Quantile
+	Sum       float64
+	Count     uint64
+}
+
+// Quantile is the value at a rank (0.5 for the median) of the observations.
+type Quantile struct{ Rank, Value float64 }
+
+// SummaryFunc registers a summary without labels whose state read returns
+// when the registry is written out.
+func (r *Registry) SummaryFunc(name, help string, read func() Summary) {
+	r.add(&family{name: name, help: help, kind: summary, readSum: read})
+}
+
 // Histogram is a family of histograms, one per combination of label values.
 type Histogram struct{ f *family }
 
@@ -203,6 +251,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (f *family) write(w *bufio.Writer) {
+	if f.readSum != nil {
+		f.writeSummary(w, f.readSum())
+		return
+	}
 	var list []*series
 	if f.read != nil {
 		list = []*series{{value: f.read()}}
@@ -223,7 +275,7 @@ func (f *family) write(w *bufio.Writer) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.kind)
 	for _, s := range list {
 		if f.kind != histogram {
-			f.sample(w, "", s.values, "", s.value)
+			f.sample(w, "", s.values, "", "", s.value)
 			continue
 		}
 		var cum uint64
@@ -231,20 +283,30 @@ func (f *family) write(w *bufio.Writer) {
 			if s.counts != nil {
 				cum += s.counts[i]
 			}
-			f.sample(w, "_bucket", s.values, formatFloat(bound), float64(cum))
+			f.sample(w, "_bucket", s.values, "le", formatFloat(bound), float64(cum))
 		}
-		f.sample(w, "_bucket", s.values, "+Inf", float64(s.count))
-		f.sample(w, "_sum", s.values, "", s.value)
-		f.sample(w, "_count", s.values, "", float64(s.count))
+		f.sample(w, "_bucket", s.values, "le", "+Inf", float64(s.count))
+		f.sample(w, "_sum", s.values, "", "", s.value)
+		f.sample(w, "_count", s.values, "", "", float64(s.count))
 	}
 }
 
-// sample writes one line: name{labels} value. le, when set, is the last
-// label (a histogram bucket's upper bound).
-func (f *family) sample(w *bufio.Writer, suffix string, values []string, le string, v float64) {
+func (f *family) writeSummary(w *bufio.Writer, s Summary) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.kind)
+	for _, q := range s.Quantiles {
+		f.sample(w, "", nil, "quantile", formatFloat(q.Rank), q.Value)
+	}
+	f.sample(w, "_sum", nil, "", "", s.Sum)
+	f.sample(w, "_count", nil, "", "", float64(s.Count))
+}
+
+// sample writes one line: name{labels} value. extra, when set, is the
+// last label, with its value: a histogram bucket's le, a summary's
+// quantile.
+func (f *family) sample(w *bufio.Writer, suffix string, values []string, extra, extraValue string, v float64) {
 	w.WriteString(f.name)
 	w.WriteString(suffix)
-	if len(values) > 0 || le != "" {
+	if len(values) > 0 || extra != "" {
 		w.WriteByte('{')
 		for i, name := range f.labels {
 			if i > 0 {
@@ -255,12 +317,13 @@ func (f *family) sample(w *bufio.Writer, suffix string, values []string, le stri
 			w.WriteString(escapeLabel(values[i]))
 			w.WriteByte('"')
 		}
-		if le != "" {
+		if extra != "" {
 			if len(values) > 0 {
 				w.WriteByte(',')
 			}
-			w.WriteString(`le="`)
-			w.WriteString(le)
+			w.WriteString(extra)
+			w.WriteString(`="`)
+			w.WriteString(extraValue)
 			w.WriteByte('"')
 		}
 		w.WriteByte('}')

@@ -6,12 +6,15 @@ import (
 	"math"
 	"net/http/httptest"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -66,7 +69,20 @@ func TestSameAsClientLibrary(t *testing.T) {
 	tunused := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "test_unused_total", Help: "A labelled counter never incremented."}, []string{"x"})
 	ours.GaugeFunc("test_func", "A gauge read when scraped.", func() float64 { return 42.5 })
 	tfunc := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "test_func", Help: "A gauge read when scraped."}, func() float64 { return 42.5 })
-	theirs.MustRegister(tcalls, tplain, tlast, ttemp, tlat, tidle, tunused, tfunc)
+	ours.Info("test_info", "An info metric.", "version", "v1.2.3", "arch", weird)
+	tinfo := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "test_info", Help: "An info metric.", ConstLabels: prometheus.Labels{"version": "v1.2.3", "arch": weird}}, func() float64 { return 1 })
+	// What version.NewCollector("shroud") exports, but for the labels
+	// shroud has no use for.
+	ours.BuildInfo("shroud", "v0.9.0-3-gabcdef")
+	tbuild := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shroud_build_info",
+		Help:        "A metric with a constant '1' value labeled by version and goversion from which shroud was built.",
+		ConstLabels: prometheus.Labels{"version": "v0.9.0-3-gabcdef", "goversion": runtime.Version()}}, func() float64 { return 1 })
+	ours.SummaryFunc("test_pause_seconds", help, func() Summary {
+		return Summary{Quantiles: []Quantile{{0, 1e-5}, {0.25, 2e-5}, {0.5, 3.5e-5}, {0.75, 1e-4}, {1, 0.25}}, Sum: 1.5, Count: 9}
+	})
+	tsum := constCollector{prometheus.MustNewConstSummary(prometheus.NewDesc("test_pause_seconds", help, nil, nil), 9, 1.5,
+		map[float64]float64{0: 1e-5, 0.25: 2e-5, 0.5: 3.5e-5, 0.75: 1e-4, 1: 0.25})}
+	theirs.MustRegister(tcalls, tplain, tlast, ttemp, tlat, tidle, tunused, tfunc, tinfo, tbuild, tsum)
 
 	for i := 0; i < 3; i++ {
 		calls.Inc("kms", "ok")
@@ -116,6 +132,60 @@ func TestSameAsClientLibrary(t *testing.T) {
 	}
 }
 
+// constCollector collects one constant metric.
+type constCollector struct{ m prometheus.Metric }
+
+func (c constCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.Desc() }
+func (c constCollector) Collect(ch chan<- prometheus.Metric) { ch <- c.m }
+
+// TestProcessMetricsNamedAsClientLibrary checks every family
+// RegisterProcess writes against the client library's default Go and
+// process collectors: the same name, type, help and label names, and the
+// same go_info.
+func TestProcessMetricsNamedAsClientLibrary(t *testing.T) {
+	theirs := prometheus.NewRegistry()
+	theirs.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gathered, err := theirs.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*dto.MetricFamily{}
+	for _, mf := range gathered {
+		want[mf.GetName()] = mf
+	}
+	ours := &Registry{}
+	ours.RegisterProcess()
+	got := parse(t, write(t, ours))
+	for name, mf := range got {
+		w := want[name]
+		if w == nil {
+			t.Errorf("%s: the client library has no such metric", name)
+			continue
+		}
+		if mf.GetType() != w.GetType() || mf.GetHelp() != w.GetHelp() {
+			t.Errorf("%s: %v %q, the client library's is %v %q", name, mf.GetType(), mf.GetHelp(), w.GetType(), w.GetHelp())
+		}
+		if labels, wlabels := labelNames(mf), labelNames(w); labels != wlabels {
+			t.Errorf("%s: labels %s, the client library's %s", name, labels, wlabels)
+		}
+	}
+	if !proto.Equal(got["go_info"], want["go_info"]) {
+		t.Errorf("go_info:\nours:   %v\ntheirs: %v", got["go_info"], want["go_info"])
+	}
+	if _, ok := got["go_gc_cycles_total"]; ok {
+		t.Error("go_gc_cycles_total is not a client library name")
+	}
+}
+
+// labelNames lists a family's label names, those of its first metric.
+func labelNames(mf *dto.MetricFamily) string {
+	var names []string
+	for _, l := range mf.GetMetric()[0].GetLabel() {
+		names = append(names, l.GetName())
+	}
+	return strings.Join(names, ",")
+}
+
 func TestOrderAndFormat(t *testing.T) {
 	r := &Registry{}
 	b := r.Counter("b_total", "B.", "k")
@@ -154,6 +224,9 @@ func TestProcessMetrics(t *testing.T) {
 	// Burn a little CPU so the counter has something to show.
 	for start := time.Now(); time.Since(start) < 30*time.Millisecond; {
 	}
+	runtime.GC()
+	var gcs debug.GCStats
+	debug.ReadGCStats(&gcs)
 	mfs := parse(t, write(t, r))
 	value := func(name string) float64 {
 		t.Helper()
@@ -181,11 +254,17 @@ func TestProcessMetrics(t *testing.T) {
 		"go_memstats_heap_alloc_bytes": func(v float64) bool { return v > 0 },
 		"go_memstats_heap_inuse_bytes": func(v float64) bool { return v > 0 },
 		"go_memstats_sys_bytes":        func(v float64) bool { return v > 0 },
-		"go_gc_cycles_total":           func(v float64) bool { return v >= 0 },
+		"go_info":                      func(v float64) bool { return v == 1 },
+		// Since the test binary started; runtime.GC ran above.
+		"go_memstats_last_gc_time_seconds": func(v float64) bool { return v <= now+1 && v > now-3600 },
 	} {
 		if v := value(name); !ok(v) {
 			t.Errorf("%s = %v, implausible", name, v)
 		}
+	}
+	gc := mfs["go_gc_duration_seconds"].GetMetric()[0].GetSummary()
+	if gc.GetSampleCount() < uint64(gcs.NumGC) || len(gc.GetQuantile()) != 5 || gc.GetQuantile()[4].GetValue() < gc.GetQuantile()[0].GetValue() || gc.GetSampleSum() <= 0 {
+		t.Errorf("go_gc_duration_seconds %v, after %d collections", gc, gcs.NumGC)
 	}
 	// The resident size agrees with the kernel's own account.
 	status, err := os.ReadFile("/proc/self/status")
@@ -254,6 +333,7 @@ func TestMisuse(t *testing.T) {
 		"repeated buckets":  func(r *Registry) { r.Histogram("h", "", []float64{1, 1}) },
 		"no buckets":        func(r *Registry) { r.Histogram("h", "", nil) },
 		"explicit infinity": func(r *Registry) { r.Histogram("h", "", []float64{1, math.Inf(1)}) },
+		"odd info labels":   func(r *Registry) { r.Info("i", "", "version") },
 	} {
 		func() {
 			defer func() {
