@@ -140,11 +140,15 @@ func (p *prepared) supervise(ctx context.Context, in RunInput) (int, error) {
 		p.logs.Close()
 		return child.ExitCode(err), err
 	}
+	var refresh <-chan struct{}
+	if p.rotating { // POST /refresh is served from now on: before ready
+		refresh = adm.Refreshes()
+	}
 	adm.SetReady()
 	settle()
 	exitRotated := false
 	if p.rotating {
-		exitRotated = p.watch(ctx, in, s, adm)
+		exitRotated = p.watch(ctx, in, s, adm, refresh)
 	}
 	code, err := s.Wait()
 	if cerr := p.logs.Close(); cerr != nil {
@@ -162,7 +166,7 @@ func (p *prepared) supervise(ctx context.Context, in RunInput) (int, error) {
 // watch keeps the child's secrets current until the child ends, or until
 // a rotation runs the exit policy, which stops the child: it then reports
 // true.
-func (p *prepared) watch(ctx context.Context, in RunInput, s *child.Supervisor, adm *admin.Server) bool {
+func (p *prepared) watch(ctx context.Context, in RunInput, s *child.Supervisor, adm *admin.Server, refresh <-chan struct{}) bool {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	watched := make(chan error, 1)
@@ -170,7 +174,7 @@ func (p *prepared) watch(ctx context.Context, in RunInput, s *child.Supervisor, 
 		watched <- watch.Watch(ctx, watch.Input{
 			Plan: p.plan, Resolver: p.resolver, Values: p.vals, Current: p.m,
 			Notifier: s, Environ: in.Config.Environ,
-			Refresh: adm.Refreshes(), Events: adm.Events(), Log: slog.Default(),
+			Refresh: refresh, Events: adm.Events(), Log: slog.Default(),
 			// Rotated secrets stay masked, old and new.
 			OnValues: func(v inject.Values) { p.logs.AddMask(v.Data()) },
 		})

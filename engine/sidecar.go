@@ -63,6 +63,7 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 	if err != nil {
 		return child.ExitProblems, err
 	}
+	refresh := adm.Refreshes() // served from now on: before ready
 	adm.SetReady()
 	slog.Info("files rendered: ready", "files", len(m.Files))
 	settle()
@@ -71,7 +72,7 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 	// not the config has a [rotation] table.
 	err = watch.Watch(ctx, watch.Input{
 		Plan: plan, Resolver: resolver, Values: vals, Current: m, Notifier: n,
-		Refresh: adm.Refreshes(), Events: adm.Events(), Log: slog.Default(),
+		Refresh: refresh, Events: adm.Events(), Log: slog.Default(),
 	})
 	switch {
 	case errors.Is(err, watch.ErrExit):

@@ -25,7 +25,7 @@ func TestExamplesGolden(t *testing.T) {
 	}{
 		{name: "local", config: "../examples/local/shroud.toml"},
 		{name: "docker", config: "../examples/docker/shroud.toml", clouds: []string{policy.AWS}},
-		{name: "ecs", ecs: "../examples/ecs/task-definition.json", container: "api", region: "us-east-1", clouds: []string{policy.AWS}},
+		{name: "ecs", config: "../examples/ecs/shroud.toml", region: "us-east-1", clouds: []string{policy.AWS}},
 		{name: "kubernetes", config: k8s, clouds: []string{policy.Alibaba, policy.Alibaba}},
 	} {
 		t.Run(ex.name, func(t *testing.T) {
@@ -58,17 +58,17 @@ func TestExamplesGolden(t *testing.T) {
 }
 
 // kubernetesConfig extracts the shroud.toml of the ConfigMap in
-// examples/kubernetes/sidecar.yaml.
+// examples/kubernetes/alibaba-rrsa-sidecar.yaml.
 func kubernetesConfig(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile("../examples/kubernetes/sidecar.yaml")
+	data, err := os.ReadFile("../examples/kubernetes/alibaba-rrsa-sidecar.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, block, ok := strings.Cut(string(data), "  shroud.toml: |\n")
 	block, _, _ = strings.Cut(block, "\n---")
 	if !ok {
-		t.Fatal("no shroud.toml in examples/kubernetes/sidecar.yaml")
+		t.Fatal("no shroud.toml in examples/kubernetes/alibaba-rrsa-sidecar.yaml")
 	}
 	var b strings.Builder
 	for _, line := range strings.Split(block, "\n") {

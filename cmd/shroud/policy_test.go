@@ -20,7 +20,7 @@ func TestPolicyGoldenCLI(t *testing.T) {
 	for name, args := range map[string][]string{
 		"local":      {"--config", filepath.Join(examples, "local", "shroud.toml")},
 		"docker":     {"--config", filepath.Join(examples, "docker", "shroud.toml")},
-		"ecs":        {"--ecs-task-definition", filepath.Join(examples, "ecs", "task-definition.json"), "--container", "api", "--region", "us-east-1"},
+		"ecs":        {"--config", filepath.Join(examples, "ecs", "shroud.toml"), "--region", "us-east-1"},
 		"kubernetes": {"--config", kubernetesConfig(t)},
 	} {
 		r := shroud(t, t.TempDir(), nil, append([]string{"policy", "--offline"}, args...)...)
@@ -35,17 +35,17 @@ func TestPolicyGoldenCLI(t *testing.T) {
 }
 
 // kubernetesConfig writes the shroud.toml of the ConfigMap in
-// examples/kubernetes/sidecar.yaml to a file.
+// examples/kubernetes/alibaba-rrsa-sidecar.yaml to a file.
 func kubernetesConfig(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "examples", "kubernetes", "sidecar.yaml"))
+	data, err := os.ReadFile(filepath.Join(repoRoot, "examples", "kubernetes", "alibaba-rrsa-sidecar.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, block, ok := strings.Cut(string(data), "  shroud.toml: |\n")
 	block, _, _ = strings.Cut(block, "\n---")
 	if !ok {
-		t.Fatal("no shroud.toml in examples/kubernetes/sidecar.yaml")
+		t.Fatal("no shroud.toml in examples/kubernetes/alibaba-rrsa-sidecar.yaml")
 	}
 	var b strings.Builder
 	for _, line := range strings.Split(block, "\n") {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shroud-dev/shroud/internal/proctest"
 )
 
 // These tests run the real binary with --supervise over real children (this
@@ -401,5 +403,75 @@ func TestSuperviseRunLocalExample(t *testing.T) {
 	// Start failures keep their statuses.
 	if r := shroud(t, dir, nil, "run", "--supervise", "--", "no-such-command-q7"); r.code != 127 || !strings.Contains(r.stderr, "command not found") {
 		t.Errorf("not found: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestPID1SupervisesByDefault: as PID 1 (a container's entrypoint), shroud
+// run supervises without being asked: sleep, which has no handler for
+// SIGTERM and would ignore it as PID 1, gets the SIGTERM shroud forwards
+// and shroud exits 143 at once. With --exec, the fast path makes sleep PID
+// 1 and the same SIGTERM does nothing: the control that shows the test can
+// fail.
+func TestPID1SupervisesByDefault(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare (util-linux) is not installed: cannot make a PID namespace")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(extra ...string) (code int, took time.Duration, out string) {
+		argv := append([]string{"--pid", "--fork", "--mount-proc", shroudBin, "run"}, extra...)
+		cmd := exec.Command(unshare, append(argv, "--", sleep, "60")...)
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		// PID 1 of the namespace is unshare's child; wait until its child,
+		// sleep, runs (or, with --exec, until it is sleep itself).
+		pid1 := 0
+		deadline := time.Now().Add(10 * time.Second)
+		for ; ; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no sleep started: %s", buf.String())
+			}
+			if strings.Contains(buf.String(), "Operation not permitted") {
+				t.Skipf("cannot make a PID namespace here (needs root or CAP_SYS_ADMIN): %s", buf.String())
+			}
+			kids := proctest.Children(cmd.Process.Pid)
+			if len(kids) != 1 {
+				continue
+			}
+			pid1 = kids[0].PID
+			isSleep := func(p proctest.Proc) bool { return p.Comm == "sleep" }
+			if isSleep(kids[0]) || slices.ContainsFunc(proctest.Children(pid1), isSleep) {
+				break
+			}
+		}
+		start := time.Now()
+		syscall.Kill(pid1, syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.ExitCode(), time.Since(start), buf.String()
+			}
+			return 0, time.Since(start), buf.String()
+		case <-time.After(2 * time.Second):
+			syscall.Kill(pid1, syscall.SIGKILL) // the namespace ends with its PID 1
+			<-done
+			return -1, time.Since(start), buf.String()
+		}
+	}
+	if code, took, out := run(); code != 143 || took > time.Second {
+		t.Fatalf("shroud as PID 1: exit %d after %v, want 143 within 1s\n%s", code, took.Round(time.Millisecond), out)
+	}
+	if code, _, _ := run("--exec"); code != -1 {
+		t.Fatalf("with --exec, sleep as PID 1 ended on SIGTERM (exit %d): the control cannot tell supervision apart", code)
 	}
 }

@@ -55,3 +55,14 @@ func Zombies(ppid int) []int {
 	}
 	return pids
 }
+
+// Children returns the processes whose parent is ppid.
+func Children(ppid int) []Proc {
+	var out []Proc
+	for _, p := range List() {
+		if p.PPID == ppid {
+			out = append(out, p)
+		}
+	}
+	return out
+}
