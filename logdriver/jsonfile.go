@@ -40,7 +40,7 @@ func parseJSONFile(r *optReader) jsonFileSettings {
 
 // jsonFile writes Docker's json-file format, one JSON object a line:
 //
-//	{"log":"hello\n","stream":"stdout","attrs":{"tag":"app"},"time":"2024-05-01T12:00:00.123456789Z"}
+//	{"log":"hello\n","stream":"stdout","attrs":{"tag":"app"},"time":"2024-05-01T12:00:00.12345678Z"}
 //
 // and rotates as Docker does: at max-size, file.log becomes file.log.1
 // (file.log.1.gz with compress), file.log.1 becomes file.log.2, and so on
@@ -187,7 +187,8 @@ func (j *jsonFile) entry(b []byte, m Message) []byte {
 	b = append(b, `,"time":"`...)
 	if !m.Time.Equal(j.lastTime) || j.lastTimeFmt == nil {
 		j.lastTime = m.Time
-		j.lastTimeFmt = m.Time.UTC().AppendFormat(j.lastTimeFmt[:0], "2006-01-02T15:04:05.000000000Z07:00")
+		// RFC 3339 with nanoseconds, trailing zeros dropped, as Docker's.
+		j.lastTimeFmt = m.Time.UTC().AppendFormat(j.lastTimeFmt[:0], time.RFC3339Nano)
 	}
 	b = append(b, j.lastTimeFmt...)
 	return append(b, `"}`+"\n"...)

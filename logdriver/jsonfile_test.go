@@ -1,0 +1,51 @@
+package logdriver
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// newTestJSONFile makes a json-file driver writing to a temporary file.
+func newTestJSONFile(t *testing.T, s jsonFileSettings) *jsonFile {
+	t.Helper()
+	if s.path == "" {
+		s.path = filepath.Join(t.TempDir(), "app-json.log")
+	}
+	if s.maxFiles == 0 {
+		s.maxFiles = 1
+	}
+	d, err := newJSONFile(s, driverEnv{stop: context.Background(), opt: func(name, problem string) error {
+		t.Fatalf("option %s: %s", name, problem)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.close() })
+	return d.(*jsonFile)
+}
+
+// TestJSONFileTimeAsDocker checks the time field: UTC, RFC 3339 with
+// nanoseconds and the trailing zeros dropped, as Docker's json-file writes
+// it ("2026-12-06T00:50:19.3354Z").
+func TestJSONFileTimeAsDocker(t *testing.T) {
+	j := newTestJSONFile(t, jsonFileSettings{})
+	east := time.FixedZone("UTC+2", 2*60*60)
+	for _, tt := range []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 6, 0, 50, 19, 335400948, time.UTC), "2026-12-06T00:50:19.335400948Z"},
+		{time.Date(2026, 12, 6, 0, 50, 19, 335400000, time.UTC), "2026-12-06T00:50:19.3354Z"},
+		{time.Date(2026, 12, 6, 0, 50, 19, 0, time.UTC), "2026-12-06T00:50:19Z"},
+		{time.Date(2026, 12, 6, 2, 50, 19, 100000000, east), "2026-12-06T00:50:19.1Z"},
+	} {
+		got := string(j.entry(nil, Message{Line: []byte("x"), Stream: "stdout", Time: tt.t}))
+		want := `{"log":"x\n","stream":"stdout","time":"` + tt.want + `"}` + "\n"
+		if got != want {
+			t.Errorf("%v: got %s, want %s", tt.t, got, want)
+		}
+	}
+}
