@@ -2,6 +2,7 @@ package logdriver
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -81,18 +82,13 @@ func newJSONFile(s jsonFileSettings, env driverEnv) (driver, error) {
 	}
 	j := &jsonFile{s: s}
 	if len(attrs) > 0 {
-		j.attrs = append(j.attrs, `,"attrs":{`...)
-		first := true
-		for _, k := range sortedKeys(attrs) {
-			if !first {
-				j.attrs = append(j.attrs, ',')
-			}
-			first = false
-			j.attrs = appendJSONString(j.attrs, []byte(k))
-			j.attrs = append(j.attrs, ':')
-			j.attrs = appendJSONString(j.attrs, []byte(attrs[k]))
+		// Encoded once, as Docker's json-file encodes them: encoding/json,
+		// keys sorted.
+		obj, err := json.Marshal(attrs)
+		if err != nil {
+			return nil, err
 		}
-		j.attrs = append(j.attrs, '}')
+		j.attrs = append([]byte(`,"attrs":`), obj...)
 	}
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
 		return nil, env.opt("path", fmt.Sprintf("cannot create the directory: %v", err))

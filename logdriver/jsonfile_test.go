@@ -49,3 +49,22 @@ func TestJSONFileTimeAsDocker(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONFileAttrsAsDocker checks the attrs object: encoding/json's
+// escaping, keys sorted, as Docker's json-file encodes it (a tab is \t
+// there, unlike in the log field).
+func TestJSONFileAttrsAsDocker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app-json.log")
+	d, err := newJSONFile(jsonFileSettings{path: path, maxFiles: 1}, driverEnv{
+		tag: "a\tb<c>", attrs: map[string]string{"Z": "\xff", "A": "&"}, stop: context.Background(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	got := string(d.(*jsonFile).entry(nil, Message{Line: []byte("x"), Stream: "stdout", Time: time.Unix(0, 0)}))
+	want := `{"log":"x\n","stream":"stdout","attrs":{"A":"\u0026","Z":"\ufffd","tag":"a\tb\u003cc\u003e"},"time":"1970-01-01T00:00:00Z"}` + "\n"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
