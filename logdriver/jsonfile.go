@@ -43,8 +43,9 @@ func parseJSONFile(r *optReader) jsonFileSettings {
 //
 //	{"log":"hello\n","stream":"stdout","attrs":{"tag":"app"},"time":"2024-05-01T12:00:00.12345678Z"}
 //
-// and rotates as Docker does: at max-size, file.log becomes file.log.1
-// (file.log.1.gz with compress), file.log.1 becomes file.log.2, and so on
+// and rotates as Docker does: once file.log has reached max-size, the next
+// entry goes to a new file.log, the old one becoming file.log.1
+// (file.log.1.gz with compress), file.log.1 becoming file.log.2, and so on
 // up to max-file files in all.
 type jsonFile struct {
 	s       jsonFileSettings
@@ -123,20 +124,20 @@ func (j *jsonFile) log(msgs []Message) (int, error) {
 	j.buf = j.buf[:0]
 	done := 0 // msgs[:done] are written
 	for i, m := range msgs {
-		mark := len(j.buf)
-		j.buf = j.entry(j.buf, m)
-		if j.rotates() && j.size+int64(len(j.buf)) > j.s.maxSize && j.size+int64(mark) > 0 {
-			// This entry would take the file past max-size: write the
-			// entries before it, rotate, and start the new file with it.
-			if err := j.write(j.buf[:mark]); err != nil {
+		if j.rotates() && j.size+int64(len(j.buf)) >= j.s.maxSize {
+			// The file has reached max-size: rotate before the next entry,
+			// as Docker does (a file ends with the entry that took it to
+			// max-size or past it).
+			if err := j.write(j.buf); err != nil {
 				return done, err
 			}
 			done = i
+			j.buf = j.buf[:0]
 			if err := j.rotate(); err != nil {
 				return done, err
 			}
-			j.buf = append(j.buf[:0], j.buf[mark:]...)
 		}
+		j.buf = j.entry(j.buf, m)
 		if len(j.buf) >= writeSize {
 			if err := j.write(j.buf); err != nil {
 				return done, err

@@ -2,6 +2,7 @@ package logdriver
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,5 +67,38 @@ func TestJSONFileAttrsAsDocker(t *testing.T) {
 	want := `{"log":"x\n","stream":"stdout","attrs":{"A":"\u0026","Z":"\ufffd","tag":"a\tb\u003cc\u003e"},"time":"1970-01-01T00:00:00Z"}` + "\n"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestJSONFileRotatesAsDocker checks where files end: Docker rotates
+// before an entry when the file has reached max-size, so a file ends with
+// the entry that took it to max-size or past it. Entries given in one call
+// or one a call end in the same files.
+func TestJSONFileRotatesAsDocker(t *testing.T) {
+	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	msg := Message{Line: []byte("0123456789"), Stream: "stdout", Time: at}
+	var msgs []Message
+	for range 7 {
+		msgs = append(msgs, msg)
+	}
+	for _, perCall := range []int{7, 1} {
+		path := filepath.Join(t.TempDir(), "app-json.log")
+		j := newTestJSONFile(t, jsonFileSettings{path: path, maxSize: 200, maxFiles: 5})
+		entry := len(j.entry(nil, msg))
+		for k := 0; k < len(msgs); k += perCall {
+			if _, err := j.log(msgs[k : k+perCall]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		perFile := (200 + entry - 1) / entry // entries until a file reaches 200 bytes
+		for f, want := range map[string]int{".2": perFile, ".1": perFile, "": 7 - 2*perFile} {
+			info, err := os.Stat(path + f)
+			if err != nil || info.Size() != int64(want*entry) {
+				t.Errorf("%d a call: app-json.log%s: %v, want %d entries of %d bytes", perCall, f, err, want, entry)
+			}
+		}
+		if _, err := os.Stat(path + ".3"); err == nil {
+			t.Errorf("%d a call: app-json.log.3 exists", perCall)
+		}
 	}
 }
