@@ -57,6 +57,9 @@ type jsonFile struct {
 	// The time field of the last entry, reused while reads share a time.
 	lastTime    time.Time
 	lastTimeFmt []byte
+	// newest is the latest time of the current file's entries, for the
+	// header of its compressed copy.
+	newest time.Time
 }
 
 // safeName keeps a default file name to letters, digits, '.', '_' and
@@ -182,6 +185,9 @@ func (j *jsonFile) entry(b []byte, m Message) []byte {
 	b = append(b, '"')
 	b = append(b, j.attrs...)
 	b = append(b, `,"time":"`...)
+	if m.Time.After(j.newest) {
+		j.newest = m.Time
+	}
 	if !m.Time.Equal(j.lastTime) || j.lastTimeFmt == nil {
 		j.lastTime = m.Time
 		// RFC 3339 with nanoseconds, trailing zeros dropped, as Docker's.
@@ -204,6 +210,8 @@ func (j *jsonFile) rotate() error {
 		return err
 	}
 	j.f = nil
+	newest := j.newest
+	j.newest = time.Time{}
 	ext := ""
 	if j.s.compress {
 		ext = ".gz"
@@ -225,7 +233,7 @@ func (j *jsonFile) rotate() error {
 		return err
 	}
 	if j.s.compress {
-		if err := gzipFile(j.s.path + ".1"); err != nil {
+		if err := gzipFile(j.s.path+".1", newest); err != nil {
 			return err
 		}
 	}
@@ -233,8 +241,10 @@ func (j *jsonFile) rotate() error {
 }
 
 // gzipFile replaces path by path.gz, written to a temporary file first so a
-// reader never sees half of it.
-func gzipFile(path string) error {
+// reader never sees half of it. As Docker's, the gzip header's extra field
+// holds {"lastTime":...}, the time of the newest entry, with which Docker's
+// reader skips the file for docker logs --since a later time.
+func gzipFile(path string, lastTime time.Time) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -246,6 +256,9 @@ func gzipFile(path string) error {
 	}
 	defer os.Remove(tmp.Name())
 	zw := gzip.NewWriter(tmp)
+	zw.Extra, _ = json.Marshal(struct {
+		LastTime time.Time `json:"lastTime"`
+	}{lastTime.UTC()})
 	if _, err := io.Copy(zw, in); err != nil {
 		tmp.Close()
 		return err

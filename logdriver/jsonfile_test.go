@@ -1,6 +1,7 @@
 package logdriver
 
 import (
+	"compress/gzip"
 	"context"
 	"os"
 	"path/filepath"
@@ -100,5 +101,41 @@ func TestJSONFileRotatesAsDocker(t *testing.T) {
 		if _, err := os.Stat(path + ".3"); err == nil {
 			t.Errorf("%d a call: app-json.log.3 exists", perCall)
 		}
+	}
+}
+
+// TestJSONFileGzipHeaderAsDocker checks the compressed files' gzip header:
+// as Docker's, its extra field is {"lastTime":...}, the newest entry's
+// time, which Docker's reader compares with docker logs --since.
+func TestJSONFileGzipHeaderAsDocker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app-json.log")
+	j := newTestJSONFile(t, jsonFileSettings{path: path, maxSize: 100, maxFiles: 3, compress: true})
+	t0 := time.Date(2026, 12, 6, 1, 2, 3, 450000000, time.FixedZone("UTC+1", 3600))
+	var msgs []Message
+	// Two entries a file; the second file's entries have the time of the
+	// first's last.
+	for _, at := range []time.Time{t0, t0.Add(time.Second), t0.Add(time.Second), t0.Add(time.Second)} {
+		msgs = append(msgs, Message{Line: []byte("0123456789abcdef"), Stream: "stdout", Time: at})
+	}
+	if _, err := j.log(msgs); err != nil {
+		t.Fatal(err)
+	}
+	j.log(msgs[:1]) // rotates the second file
+	for file, want := range map[string]string{
+		path + ".2.gz": `{"lastTime":"2026-12-06T00:02:04.45Z"}`,
+		path + ".1.gz": `{"lastTime":"2026-12-06T00:02:04.45Z"}`,
+	} {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(zr.Extra) != want || zr.Name != "" || !zr.ModTime.IsZero() || zr.OS != 255 {
+			t.Errorf("%s: extra %q name %q mtime %v OS %d, want extra %s and the rest empty, as Docker's", file, zr.Extra, zr.Name, zr.ModTime, zr.OS, want)
+		}
+		f.Close()
 	}
 }
