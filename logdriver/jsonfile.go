@@ -26,7 +26,7 @@ const DefaultJSONFileDir = "/var/log/shroud"
 func parseJSONFile(r *optReader) jsonFileSettings {
 	s := jsonFileSettings{path: r.str("path", "")}
 	if v, ok := r.value("max-size"); ok && v != "-1" {
-		s.maxSize = r.size("max-size", 0)
+		s.maxSize = r.decimalSize("max-size", 0)
 	}
 	s.maxFiles = r.integer("max-file", 1, 1, 1<<20)
 	s.compress = r.boolean("compress", false)

@@ -139,3 +139,20 @@ func TestJSONFileGzipHeaderAsDocker(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestJSONFileMaxSizeDecimal checks that max-size counts as Docker's
+// json-file counts it, in multiples of 1000: Docker rotates "10k" files
+// at 10000 bytes (max-buffer-size and fluentd-buffer-limit count in
+// multiples of 1024, in Docker and here).
+func TestJSONFileMaxSizeDecimal(t *testing.T) {
+	for v, want := range map[string]int64{"10k": 10_000, "10kb": 10_000, "1m": 1_000_000, "2g": 2_000_000_000, "512": 512} {
+		r := &optReader{driver: JSONFile, opts: map[string]string{"max-size": v}}
+		if got := parseJSONFile(r).maxSize; got != want || len(r.errs) > 0 {
+			t.Errorf("max-size=%s: %d bytes (%v), want %d", v, got, r.errs, want)
+		}
+	}
+	r := &optReader{driver: JSONFile, opts: map[string]string{"max-buffer-size": "10k", "mode": NonBlocking}}
+	if got := parseCommon(r).maxBufferSize; got != 10<<10 {
+		t.Errorf("max-buffer-size=10k: %d bytes, want %d", got, 10<<10)
+	}
+}

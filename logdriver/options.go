@@ -205,13 +205,24 @@ func (r *optReader) integer(name string, def, lo, hi int) int {
 	return n
 }
 
-// size reads a size as Docker does ("10m", "1g", "512k": multiples of 1024).
+// size reads a size as Docker reads max-buffer-size and
+// fluentd-buffer-limit ("10m", "1g", "512k": multiples of 1024).
 func (r *optReader) size(name string, def int64) int64 {
+	return r.sizeWith(units.RAMInBytes, name, def)
+}
+
+// decimalSize reads a size as Docker reads json-file's max-size ("10m",
+// "1g", "512k": multiples of 1000).
+func (r *optReader) decimalSize(name string, def int64) int64 {
+	return r.sizeWith(units.FromHumanSize, name, def)
+}
+
+func (r *optReader) sizeWith(parse func(string) (int64, error), name string, def int64) int64 {
 	v, ok := r.value(name)
 	if !ok {
 		return def
 	}
-	n, err := units.RAMInBytes(v)
+	n, err := parse(v)
 	if err != nil || n <= 0 {
 		r.fail(name, "want a size such as 10m, 512k or 1g")
 		return def
