@@ -261,7 +261,7 @@ func parseDriver(r *optReader) (common commonSettings, settings any) {
 	return common, settings
 }
 
-// Modes: blocking makes the child's writes wait while the driver has 1 MiB
+// Modes: blocking makes the child's writes wait while the driver has 1 MB
 // (DefaultMaxBufferSize) queued and not taken; non-blocking never makes the
 // child wait, dropping what does not fit in max-buffer-size.
 const (
@@ -269,8 +269,9 @@ const (
 	NonBlocking = "non-blocking"
 )
 
-// DefaultMaxBufferSize is Docker's ring buffer size for non-blocking mode.
-const DefaultMaxBufferSize = 1 << 20
+// DefaultMaxBufferSize is Docker's ring buffer size for non-blocking mode:
+// 10^6 bytes (the option itself reads "1m" as 2^20).
+const DefaultMaxBufferSize = 1_000_000
 
 // commonSettings are the options every driver has.
 type commonSettings struct {
