@@ -50,10 +50,18 @@ func readJSONFile(t *testing.T, path string) map[string][]jsonRecord {
 	return out
 }
 
-// dockerLogPath is where Docker keeps a container's json-file log.
+// dockerLogPath is where Docker keeps a container's json-file log. The
+// test skips, saying why, where that file is out of reach (a remote or
+// rootless daemon, a user who may not read it).
 func dockerLogPath(t *testing.T, id string) string {
 	t.Helper()
-	return strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.LogPath}}", id))
+	path := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.LogPath}}", id))
+	if f, err := os.OpenFile(path, os.O_RDWR, 0); err != nil {
+		t.Skipf("SKIPPED, json-file parity not checked: Docker's log file is out of reach here: %v", err)
+	} else {
+		f.Close()
+	}
+	return path
 }
 
 var timeMember = regexp.MustCompile(`"time":"[^"]*"`)
