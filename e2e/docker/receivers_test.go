@@ -63,7 +63,7 @@ func (b *inbox[T]) take(t *testing.T, n int) []T {
 	got := b.items
 	b.items = nil
 	if len(got) < n {
-		t.Fatalf("the receiver got %d messages in 20 s, want %d", len(got), n)
+		t.Fatalf("the receiver got %d messages in 20 s, want %d (a daemon that does not share this host's loopback cannot reach it)", len(got), n)
 	}
 	return got
 }

@@ -1,5 +1,14 @@
 package docker
 
+// Each comparison runs the child twice: in a busybox container under
+// Docker's driver, and under shroud run on the host, beside the test. On
+// the host, shroud's child is the same busybox with the same argv (so
+// {{.Command}} is the same), its host name is the daemon's (GELF's and
+// Splunk's host, syslog's hostname), it reaches the same loopback and
+// unix-socket receivers the daemon (in the host's network namespace)
+// reaches, and it costs no container start. How shroud behaves as a
+// container's entrypoint is the image tests' part (image_test.go).
+
 import (
 	"bytes"
 	"os"
