@@ -24,9 +24,11 @@ type driver interface {
 
 // driverEnv is what every driver is built with besides its own settings.
 type driverEnv struct {
-	info  Info
-	tag   string
-	attrs map[string]string
+	info Info
+	tag  string
+	// tagGiven is set when the tag option was given, not defaulted.
+	tagGiven bool
+	attrs    map[string]string
 	// opt makes an error about an option, hiding its value when it came
 	// from a secret.
 	opt func(name, problem string) error

@@ -117,8 +117,13 @@ func newGELF(s gelfSettings, env driverEnv) (driver, error) {
 	return nil, env.opt("gelf-address", "cannot connect after "+strconv.Itoa(startAttempts)+" attempts: "+dialReason(err))
 }
 
+// log sends each message but the empty ones, which Docker's gelf driver
+// does not send either.
 func (d *gelfDriver) log(msgs []Message) (int, error) {
 	for i, m := range msgs {
+		if len(m.Line) == 0 {
+			continue
+		}
 		level := int32(gelf.LOG_INFO)
 		if m.Stream == "stderr" {
 			level = gelf.LOG_ERR

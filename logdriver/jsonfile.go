@@ -2,6 +2,7 @@ package logdriver
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,7 @@ const DefaultJSONFileDir = "/var/log/shroud"
 func parseJSONFile(r *optReader) jsonFileSettings {
 	s := jsonFileSettings{path: r.str("path", "")}
 	if v, ok := r.value("max-size"); ok && v != "-1" {
-		s.maxSize = r.size("max-size", 0)
+		s.maxSize = r.decimalSize("max-size", 0)
 	}
 	s.maxFiles = r.integer("max-file", 1, 1, 1<<20)
 	s.compress = r.boolean("compress", false)
@@ -40,10 +41,11 @@ func parseJSONFile(r *optReader) jsonFileSettings {
 
 // jsonFile writes Docker's json-file format, one JSON object a line:
 //
-//	{"log":"hello\n","stream":"stdout","attrs":{"tag":"app"},"time":"2024-05-01T12:00:00.123456789Z"}
+//	{"log":"hello\n","stream":"stdout","attrs":{"tag":"app"},"time":"2024-05-01T12:00:00.12345678Z"}
 //
-// and rotates as Docker does: at max-size, file.log becomes file.log.1
-// (file.log.1.gz with compress), file.log.1 becomes file.log.2, and so on
+// and rotates as Docker does: once file.log has reached max-size, the next
+// entry goes to a new file.log, the old one becoming file.log.1
+// (file.log.1.gz with compress), file.log.1 becoming file.log.2, and so on
 // up to max-file files in all.
 type jsonFile struct {
 	s       jsonFileSettings
@@ -55,6 +57,9 @@ type jsonFile struct {
 	// The time field of the last entry, reused while reads share a time.
 	lastTime    time.Time
 	lastTimeFmt []byte
+	// newest is the latest time of the current file's entries, for the
+	// header of its compressed copy.
+	newest time.Time
 }
 
 // safeName keeps a default file name to letters, digits, '.', '_' and
@@ -76,23 +81,18 @@ func newJSONFile(s jsonFileSettings, env driverEnv) (driver, error) {
 	for k, v := range env.attrs {
 		attrs[k] = v
 	}
-	if env.tag != "" {
+	if env.tagGiven && env.tag != "" { // Docker's json-file writes a tag only when asked
 		attrs["tag"] = env.tag
 	}
 	j := &jsonFile{s: s}
 	if len(attrs) > 0 {
-		j.attrs = append(j.attrs, `,"attrs":{`...)
-		first := true
-		for _, k := range sortedKeys(attrs) {
-			if !first {
-				j.attrs = append(j.attrs, ',')
-			}
-			first = false
-			j.attrs = appendJSONString(j.attrs, []byte(k))
-			j.attrs = append(j.attrs, ':')
-			j.attrs = appendJSONString(j.attrs, []byte(attrs[k]))
+		// Encoded once, as Docker's json-file encodes them: encoding/json,
+		// keys sorted.
+		obj, err := json.Marshal(attrs)
+		if err != nil {
+			return nil, err
 		}
-		j.attrs = append(j.attrs, '}')
+		j.attrs = append([]byte(`,"attrs":`), obj...)
 	}
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
 		return nil, env.opt("path", fmt.Sprintf("cannot create the directory: %v", err))
@@ -127,20 +127,20 @@ func (j *jsonFile) log(msgs []Message) (int, error) {
 	j.buf = j.buf[:0]
 	done := 0 // msgs[:done] are written
 	for i, m := range msgs {
-		mark := len(j.buf)
-		j.buf = j.entry(j.buf, m)
-		if j.rotates() && j.size+int64(len(j.buf)) > j.s.maxSize && j.size+int64(mark) > 0 {
-			// This entry would take the file past max-size: write the
-			// entries before it, rotate, and start the new file with it.
-			if err := j.write(j.buf[:mark]); err != nil {
+		if j.rotates() && j.size+int64(len(j.buf)) >= j.s.maxSize {
+			// The file has reached max-size: rotate before the next entry,
+			// as Docker does (a file ends with the entry that took it to
+			// max-size or past it).
+			if err := j.write(j.buf); err != nil {
 				return done, err
 			}
 			done = i
+			j.buf = j.buf[:0]
 			if err := j.rotate(); err != nil {
 				return done, err
 			}
-			j.buf = append(j.buf[:0], j.buf[mark:]...)
 		}
+		j.buf = j.entry(j.buf, m)
 		if len(j.buf) >= writeSize {
 			if err := j.write(j.buf); err != nil {
 				return done, err
@@ -185,9 +185,13 @@ func (j *jsonFile) entry(b []byte, m Message) []byte {
 	b = append(b, '"')
 	b = append(b, j.attrs...)
 	b = append(b, `,"time":"`...)
+	if m.Time.After(j.newest) {
+		j.newest = m.Time
+	}
 	if !m.Time.Equal(j.lastTime) || j.lastTimeFmt == nil {
 		j.lastTime = m.Time
-		j.lastTimeFmt = m.Time.UTC().AppendFormat(j.lastTimeFmt[:0], "2006-01-02T15:04:05.000000000Z07:00")
+		// RFC 3339 with nanoseconds, trailing zeros dropped, as Docker's.
+		j.lastTimeFmt = m.Time.UTC().AppendFormat(j.lastTimeFmt[:0], time.RFC3339Nano)
 	}
 	b = append(b, j.lastTimeFmt...)
 	return append(b, `"}`+"\n"...)
@@ -206,6 +210,8 @@ func (j *jsonFile) rotate() error {
 		return err
 	}
 	j.f = nil
+	newest := j.newest
+	j.newest = time.Time{}
 	ext := ""
 	if j.s.compress {
 		ext = ".gz"
@@ -227,7 +233,7 @@ func (j *jsonFile) rotate() error {
 		return err
 	}
 	if j.s.compress {
-		if err := gzipFile(j.s.path + ".1"); err != nil {
+		if err := gzipFile(j.s.path+".1", newest); err != nil {
 			return err
 		}
 	}
@@ -235,8 +241,10 @@ func (j *jsonFile) rotate() error {
 }
 
 // gzipFile replaces path by path.gz, written to a temporary file first so a
-// reader never sees half of it.
-func gzipFile(path string) error {
+// reader never sees half of it. As Docker's, the gzip header's extra field
+// holds {"lastTime":...}, the time of the newest entry, with which Docker's
+// reader skips the file for docker logs --since a later time.
+func gzipFile(path string, lastTime time.Time) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -248,6 +256,9 @@ func gzipFile(path string) error {
 	}
 	defer os.Remove(tmp.Name())
 	zw := gzip.NewWriter(tmp)
+	zw.Extra, _ = json.Marshal(struct {
+		LastTime time.Time `json:"lastTime"`
+	}{lastTime.UTC()})
 	if _, err := io.Copy(zw, in); err != nil {
 		tmp.Close()
 		return err

@@ -6,12 +6,14 @@ import (
 	"unicode/utf8"
 )
 
-// appendJSONString appends s as a JSON string, quotes included. Invalid
-// UTF-8 becomes U+FFFD, so the output is always valid JSON text. This is
-// the hot loop of the json-file driver: it reserves room for the worst case
-// once (the buffer is reused), then copies eight bytes at a time, the last
-// few bytes of s as one word too, and escapes the bytes that need it in
-// place.
+// appendJSONString appends s as a JSON string, quotes included, escaped
+// byte for byte as Docker's json-file driver escapes a line: \n, \r, \"
+// and \\ as such, every other control character and '<', '>', '&' as
+// \u00XX, U+2028 and U+2029 as \u2028 and \u2029, and each byte of invalid
+// UTF-8 as \ufffd, so the output is always valid JSON text. This is the hot
+// loop of the json-file driver: it reserves room for the worst case once
+// (the buffer is reused), then copies eight bytes at a time, the last few
+// bytes of s as one word too, and escapes the bytes that need it in place.
 func appendJSONString(dst, s []byte) []byte {
 	// Each byte becomes at most 6 (\u00XX, \ufffd); 8 more let the word
 	// loop store whole words near the end.
@@ -73,9 +75,14 @@ func appendJSONString(dst, s []byte) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			k += copy(out[k:], `\ufffd`)
-		} else {
+		case r == '\u2028' || r == '\u2029':
+			k += copy(out[k:], `\u202`)
+			out[k] = hexDigits[r&15]
+			k++
+		default:
 			k += copy(out[k:], s[i:i+size])
 		}
 		i += size
@@ -84,8 +91,8 @@ func appendJSONString(dst, s []byte) []byte {
 	return dst[:len(dst)+k+1]
 }
 
-// appendEscape writes the escape of the ASCII byte c, a control character,
-// '"' or '\\', at out[k:] and returns where it ends.
+// appendEscape writes the escape of the ASCII byte c, a control character
+// or one of '"', '\\', '<', '>', '&', at out[k:] and returns where it ends.
 func appendEscape(out []byte, k int, c byte) int {
 	if e := shortEscape[c]; e != 0 {
 		out[k], out[k+1] = '\\', e
@@ -104,17 +111,21 @@ const (
 const hexDigits = "0123456789abcdef"
 
 // specials flags, exactly, with the high bit of each byte, the bytes of x
-// that a JSON string cannot hold as they are: control characters, '"',
-// '\\', and non-ASCII bytes (which may start a valid rune). No sum carries
-// into the next byte, so every flag is exact.
+// that are not copied as they are: control characters, '"', '\\', '<', '>',
+// '&', and non-ASCII bytes (which may start a valid rune). '"' (0x22) and
+// '&' (0x26) differ in one bit, as do '<' (0x3c) and '>' (0x3e): each pair
+// is one test with that bit masked off. No sum carries into the next byte,
+// so every flag is exact.
 func specials(x uint64) uint64 {
-	t := x & lows                   // each byte below 0x80
-	control := ^(t + 0x60*ones)     // high bit set: t < 0x20
-	quote := (t ^ '"'*ones) + lows  // high bit clear: t == '"'
-	slash := (t ^ '\\'*ones) + lows // high bit clear: t == '\\'
-	return (control | ^(quote & slash) | x) & highs
+	t := x & lows                                // each byte below 0x80
+	control := ^(t + 0x60*ones)                  // high bit set: t < 0x20
+	quoteAmp := (t^'"'*ones)&^(0x04*ones) + lows // high bit clear: t is '"' or '&'
+	angle := (t^'<'*ones)&^(0x02*ones) + lows    // high bit clear: t is '<' or '>'
+	slash := (t ^ '\\'*ones) + lows              // high bit clear: t == '\\'
+	return (control | ^(quoteAmp & angle & slash) | x) & highs
 }
 
 // shortEscape is the letter of the two-character JSON escape of c, if it
-// has one; other control characters are written \u00XX.
-var shortEscape = [256]byte{'\n': 'n', '\r': 'r', '\t': 't', '"': '"', '\\': '\\'}
+// has one in Docker's json-file (\t has not); other bytes that need an
+// escape are written \u00XX.
+var shortEscape = [256]byte{'\n': 'n', '\r': 'r', '"': '"', '\\': '\\'}

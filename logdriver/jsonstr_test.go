@@ -9,7 +9,8 @@ import (
 )
 
 // referenceJSONString is the escaping appendJSONString must match byte for
-// byte, written the plain way: a byte at a time.
+// byte, written the plain way, a byte at a time, with the rules of Docker's
+// json-file writer (its jsonlog package).
 func referenceJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
@@ -17,9 +18,14 @@ func referenceJSONString(dst, s []byte) []byte {
 		switch {
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
+			switch {
+			case r == utf8.RuneError && size == 1:
 				dst = append(dst, `\ufffd`...)
-			} else {
+			case r == '\u2028':
+				dst = append(dst, `\u2028`...)
+			case r == '\u2029':
+				dst = append(dst, `\u2029`...)
+			default:
 				dst = append(dst, s[i:i+size]...)
 			}
 			i += size
@@ -30,9 +36,7 @@ func referenceJSONString(dst, s []byte) []byte {
 			dst = append(dst, `\n`...)
 		case c == '\r':
 			dst = append(dst, `\r`...)
-		case c == '\t':
-			dst = append(dst, `\t`...)
-		case c < 0x20:
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
 		default:
 			dst = append(dst, c)
@@ -42,9 +46,25 @@ func referenceJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
+// TestAppendJSONStringAsDocker checks lines against what Docker Engine's
+// json-file driver wrote for them (e2e/docker compares with the daemon).
+func TestAppendJSONStringAsDocker(t *testing.T) {
+	for _, tt := range []struct{ line, want string }{
+		{"tab\there ctrl\x01 esc\x1b[31m", `"tab\u0009here ctrl\u0001 esc\u001b[31m"`},
+		{"invalid \xff\xfe utf8 \u00e9 ok", `"invalid \ufffd\ufffd utf8 ` + "\u00e9" + ` ok"`},
+		{"html <a href=\"x\">&amp;</a> \u2028 \u2029", `"html \u003ca href=\"x\"\u003e\u0026amp;\u003c/a\u003e \u2028 \u2029"`},
+		{"cr\r\n del\x7f back\\slash", `"cr\r\n del` + "\x7f" + ` back\\slash"`},
+	} {
+		if got := appendJSONString(nil, []byte(tt.line)); string(got) != tt.want {
+			t.Errorf("%q: got %s, want %s", tt.line, got, tt.want)
+		}
+	}
+}
+
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{
-		"", "a", "1234567", "12345678", "123456789", "\"", "\\", "\x00\x01\x1f\x20\x7f",
+		"", "a", "1234567", "12345678", "123456789", "\"", "\\", "\x00\x01\x1f\x20\x7f", "<>&<>&<>&", "!#%'=?;:",
+		"\u2028\u2029\u2027\u202a", "\"&\"&<><>\"", "\x24\x26\x3c\x3d\x3e\x3f\x22\x23\x20\x21\x27",
 		"tab\there \"quoted\" back\\slash é \xff\xfe \x00\x1f\x7f \u2028 <&>",
 		`{"ts":"2024-05-01T12:00:00Z","level":"info","msg":"user action"}`,
 		"日本語のログ行", "\xe6\x97", "x\xe6\x97\xa5\xe6\x97", strings.Repeat("ab\"c", 40),

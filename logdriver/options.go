@@ -205,13 +205,24 @@ func (r *optReader) integer(name string, def, lo, hi int) int {
 	return n
 }
 
-// size reads a size as Docker does ("10m", "1g", "512k": multiples of 1024).
+// size reads a size as Docker reads max-buffer-size and
+// fluentd-buffer-limit ("10m", "1g", "512k": multiples of 1024).
 func (r *optReader) size(name string, def int64) int64 {
+	return r.sizeWith(units.RAMInBytes, name, def)
+}
+
+// decimalSize reads a size as Docker reads json-file's max-size ("10m",
+// "1g", "512k": multiples of 1000).
+func (r *optReader) decimalSize(name string, def int64) int64 {
+	return r.sizeWith(units.FromHumanSize, name, def)
+}
+
+func (r *optReader) sizeWith(parse func(string) (int64, error), name string, def int64) int64 {
 	v, ok := r.value(name)
 	if !ok {
 		return def
 	}
-	n, err := units.RAMInBytes(v)
+	n, err := parse(v)
 	if err != nil || n <= 0 {
 		r.fail(name, "want a size such as 10m, 512k or 1g")
 		return def
@@ -250,7 +261,7 @@ func parseDriver(r *optReader) (common commonSettings, settings any) {
 	return common, settings
 }
 
-// Modes: blocking makes the child's writes wait while the driver has 1 MiB
+// Modes: blocking makes the child's writes wait while the driver has 1 MB
 // (DefaultMaxBufferSize) queued and not taken; non-blocking never makes the
 // child wait, dropping what does not fit in max-buffer-size.
 const (
@@ -258,14 +269,16 @@ const (
 	NonBlocking = "non-blocking"
 )
 
-// DefaultMaxBufferSize is Docker's ring buffer size for non-blocking mode.
-const DefaultMaxBufferSize = 1 << 20
+// DefaultMaxBufferSize is Docker's ring buffer size for non-blocking mode:
+// 10^6 bytes (the option itself reads "1m" as 2^20).
+const DefaultMaxBufferSize = 1_000_000
 
 // commonSettings are the options every driver has.
 type commonSettings struct {
 	mode          string
 	maxBufferSize int64
 	tag           tagTemplate
+	tagGiven      bool // the tag option was set: json-file writes it only then, as Docker does
 	attrs         attrSelector
 }
 
@@ -276,6 +289,7 @@ func parseCommon(r *optReader) commonSettings {
 	}
 	c.maxBufferSize = r.size("max-buffer-size", DefaultMaxBufferSize)
 	var err error
+	c.tagGiven = r.has("tag")
 	if c.tag, err = parseTag(r.str("tag", DefaultTag)); err != nil {
 		r.fail("tag", "%v", err)
 	}

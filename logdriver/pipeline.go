@@ -165,7 +165,7 @@ func New(in Input) (*Pipeline, error) {
 		in.Tee = true // the masked output has nowhere else to go
 	}
 	if in.Driver != None {
-		env := driverEnv{info: in.Info, tag: common.tag.render(in.Info), attrs: common.attrs.pick(in.Info), opt: r.optError, stop: p.stop}
+		env := driverEnv{info: in.Info, tag: common.tag.render(in.Info), tagGiven: common.tagGiven, attrs: common.attrs.pick(in.Info), opt: r.optError, stop: p.stop}
 		env.tag = p.redact.redact(env.tag)
 		for k, v := range env.attrs {
 			env.attrs[k] = p.redact.redact(v)

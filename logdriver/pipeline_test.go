@@ -143,9 +143,10 @@ func TestJSONFile(t *testing.T) {
 	}
 }
 
-// TestJSONFileRotation checks max-size and max-file: no file exceeds
-// max-size, at most max-file files exist, the newest lines survive, and
-// compress gzips the rotated files.
+// TestJSONFileRotation checks max-size and max-file: a file rotates once
+// it has reached max-size (so it ends with the entry that took it there,
+// as in Docker), at most max-file files exist, the newest lines survive,
+// and compress gzips the rotated files.
 func TestJSONFileRotation(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
@@ -169,8 +170,11 @@ func TestJSONFileRotation(t *testing.T) {
 			}
 			var all []jsonEntry
 			for i := len(want) - 1; i >= 0; i-- {
-				if info, _ := os.Stat(want[i]); !compress && info.Size() > 4096 {
-					t.Errorf("%s is %d bytes, over max-size", want[i], info.Size())
+				if i > 0 {
+					size, last := rotatedSize(t, want[i])
+					if size < 4000 || size-last >= 4000 {
+						t.Errorf("%s holds %d bytes, the last entry %d: it did not rotate at max-size", want[i], size, last)
+					}
 				}
 				all = append(all, readJSONLog(t, want[i])...)
 			}
@@ -186,6 +190,27 @@ func TestJSONFileRotation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rotatedSize returns the size of a rotated file's entries, decompressed,
+// and of its last entry.
+func rotatedSize(t *testing.T, path string) (size, last int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trimmed := bytes.TrimSuffix(data, []byte("\n"))
+	return len(data), len(data) - bytes.LastIndexByte(trimmed, '\n') - 1
 }
 
 // TestDirect checks that driver none without masking puts no pipe between

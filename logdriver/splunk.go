@@ -206,8 +206,6 @@ func (d *splunkDriver) post(msgs []Message) error {
 		zw, _ = gzip.NewWriterLevel(&d.body, d.s.gzipLevel)
 		w = zw
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
 	sent := 0
 	for _, m := range msgs {
 		ev := splunkEvent{
@@ -229,9 +227,13 @@ func (d *splunkDriver) post(msgs []Message) error {
 		default:
 			ev.Event = splunkLine{Line: string(m.Line), Source: m.Stream, Tag: d.tag, Attrs: d.attrs}
 		}
-		if err := enc.Encode(ev); err != nil {
+		// One after the other, as Docker's splunk driver writes them:
+		// json.Marshal's text (HTML-escaped), no separator.
+		b, err := json.Marshal(ev)
+		if err != nil {
 			return &permanentError{err: fmt.Errorf("splunk: encoding an event: %w", err)}
 		}
+		w.Write(b)
 		sent++
 	}
 	if zw != nil {

@@ -249,10 +249,14 @@ func nilDash(s string) string {
 
 // log sends a datagram per message, or all messages in one stream write.
 // A failed stream write is retried whole: a message may arrive twice,
-// never not at all.
+// never not at all. Empty lines are not sent, as Docker's syslog driver
+// does not send them.
 func (d *syslogDriver) log(msgs []Message) (int, error) {
 	if d.datagram {
 		for i, m := range msgs {
+			if len(m.Line) == 0 {
+				continue
+			}
 			d.msg = d.format(d.msg[:0], m)
 			if err := d.w.write(d.msg); err != nil {
 				return i, err
@@ -262,6 +266,9 @@ func (d *syslogDriver) log(msgs []Message) (int, error) {
 	}
 	d.buf = d.buf[:0]
 	for _, m := range msgs {
+		if len(m.Line) == 0 {
+			continue
+		}
 		if d.octetCounted {
 			d.msg = d.format(d.msg[:0], m)
 			d.buf = strconv.AppendInt(d.buf, int64(len(d.msg)), 10)
@@ -270,6 +277,9 @@ func (d *syslogDriver) log(msgs []Message) (int, error) {
 		} else {
 			d.buf = d.format(d.buf, m)
 		}
+	}
+	if len(d.buf) == 0 {
+		return len(msgs), nil
 	}
 	if err := d.w.write(d.buf); err != nil {
 		return 0, fmt.Errorf("syslog: %w", err)

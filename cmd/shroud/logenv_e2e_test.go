@@ -50,7 +50,7 @@ options = { path = %q, env = "STAGE,DB_PASSWORD,UNSET", env-regex = "^APP_" }
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("json-file line %q: %v", sc.Text(), err)
 		}
-		want := map[string]string{"tag": "sh", "STAGE": "prod", "APP_COLOR": "blue"}
+		want := map[string]string{"STAGE": "prod", "APP_COLOR": "blue"} // no tag option: no tag, as Docker's json-file
 		if rec.Log != "hello\n" || !maps.Equal(rec.Attrs, want) {
 			t.Errorf("record %q with attrs %v, want hello with %v", rec.Log, rec.Attrs, want)
 		}
