@@ -134,6 +134,26 @@ func TestRAMRoleARN(t *testing.T) {
 	}
 }
 
+// TestAssumeRoleWrongKey: STS checks AssumeRole's signature (RPC,
+// HMAC-SHA1) against the AccessKey's secret; a wrong secret gets no role
+// credentials, and so no secret.
+func TestAssumeRoleWrongKey(t *testing.T) {
+	envKeys(t)
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-"+akSec)
+	cloud.Put(home, "assume/wrong", []byte(canary))
+	cloud.AddRole(roleARN)
+	before := cloud.Calls("AssumeRole")
+	src := newSource(Options{Credentials: Credentials{Type: "ram_role_arn", RoleARN: roleARN, STSEndpoint: stsHost(t)}})
+	v, err := fetchOne(t, src, "kms:assume/wrong")
+	var credErr *CredentialError
+	if !errors.As(err, &credErr) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") || v != "" {
+		t.Fatalf("value %q, err = %v; want STS's SignatureDoesNotMatch", v, err)
+	}
+	if cloud.Calls("AssumeRole") == before {
+		t.Fatal("AssumeRole was not called")
+	}
+}
+
 func TestProfileAndSTS(t *testing.T) {
 	cloud.Put(home, "profile/db", []byte(canary))
 	file := filepath.Join(t.TempDir(), "credentials")
