@@ -317,7 +317,10 @@ func TestSupervisePID1Reaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		if strings.Contains(string(out), "Operation not permitted") {
-			t.Skipf("cannot make a PID namespace here (needs root or CAP_SYS_ADMIN): %s", out)
+			// Not a failure of shroud: the kernel refused the namespace
+			// (unshare needs CAP_SYS_ADMIN, which a container's default
+			// profile withholds even from root).
+			t.Skipf("cannot make a PID namespace here, so shroud cannot be PID 1: unshare needs CAP_SYS_ADMIN; it said: %s", strings.TrimSpace(string(out)))
 		}
 		return strings.TrimSpace(string(out)), code
 	}
