@@ -747,18 +747,37 @@ value_from = "file:addr"
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", "-c", `echo before; sleep 0.5; echo during-1; sleep 0.2; echo during-2; sleep 1; echo after`)
+	// The child writes each part when the test says so, on its stdin.
+	cmd := exec.Command("sh", "-c", `echo before; read go; echo during-1; echo during-2; read go; echo after`)
 	cmd.Stdout = p.Stdout()
+	next, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for !strings.Contains(srv.received(), "before") {
-		time.Sleep(10 * time.Millisecond)
+	defer cmd.Wait()
+	defer next.Close()
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s; received:\n%s", what, srv.received())
+			}
+		}
 	}
+	until("the server received before", func() bool { return strings.Contains(srv.received(), "before") })
 	srv.stop()
-	time.Sleep(900 * time.Millisecond) // "during" lines are written while the server is down
+	io.WriteString(next, "\n")
+	// The "during" lines are written while the server is down: the
+	// pipeline has met it down before it comes back.
+	until("a delivery failed", func() bool { return p.Stats().DeliveryErrors > 0 })
 	srv.listen(t, addr)
-	cmd.Wait()
+	io.WriteString(next, "\n")
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
