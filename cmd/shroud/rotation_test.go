@@ -837,6 +837,9 @@ func TestRotateSetReader(t *testing.T) {
 
 	stop := filepath.Join(dir, "stop")
 	reader := startReader(t, append(settest.Env(out, names, marker, stop), "SHROUD_E2E_CHILD=setreader"))
+	if err := settest.AwaitReader(stop, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	for gen := 1; gen <= rotations; gen++ {
 		put(gen)
