@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"debug/buildinfo"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -451,9 +452,34 @@ func TestBinaryIsStatic(t *testing.T) {
 	}
 }
 
+// TestVersion: a release build prints the version the Makefile stamps
+// into it (-X main.version); any other build prints its module's version
+// from its build info, or "devel" when it has none.
 func TestVersion(t *testing.T) {
-	r := shroud(t, t.TempDir(), nil, "version")
-	if r.code != 0 || strings.TrimSpace(r.stdout) == "" {
-		t.Fatalf("version: %+v", r)
-	}
+	t.Run("release build", func(t *testing.T) {
+		bin := filepath.Join(t.TempDir(), "shroud")
+		build := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-X main.version=v1.2.3-test", "-o", bin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building: %v\n%s", err, out)
+		}
+		out, err := exec.Command(bin, "version").Output()
+		if err != nil || string(out) != "v1.2.3-test\n" {
+			t.Fatalf("version: %q, %v; want v1.2.3-test", out, err)
+		}
+	})
+	t.Run("other builds", func(t *testing.T) {
+		info, err := buildinfo.ReadFile(shroudBin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := info.Main.Version
+		if want == "" || want == "(devel)" {
+			want = "devel"
+		}
+		r := shroud(t, t.TempDir(), nil, "version")
+		if r.code != 0 || r.stdout != want+"\n" {
+			t.Fatalf("version: exit %d, %q; want %q", r.code, r.stdout, want)
+		}
+	})
 }

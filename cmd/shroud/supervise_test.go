@@ -22,17 +22,36 @@ import (
 // test binary in a child mode, see child_test.go, or sh) and send real
 // signals.
 
-// started is a shroud process the test did not wait for yet.
+// started is a shroud process the test did not wait for yet. Its stderr
+// may be read while it runs.
 type started struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
+}
+
+// lockedBuffer is a buffer one goroutine writes while another reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startShroud(t *testing.T, env []string, args ...string) *started {
 	t.Helper()
 	cmd := exec.Command(shroudBin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=/home/test"}, env...)
-	s := &started{cmd: cmd, stderr: &bytes.Buffer{}}
+	s := &started{cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = s.stderr
 	// A grandchild left running may hold the stderr pipe: once shroud has
 	// exited, stop waiting for its end.
@@ -371,7 +390,7 @@ func TestSuperviseOwnBrokenPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	s := &started{cmd: cmd, stderr: &bytes.Buffer{}}
+	s := &started{cmd: cmd, stderr: &lockedBuffer{}}
 	awaitChild(t, rec, "the child", anyRecord)
 	r.Close() // every line shroud writes from now on meets a broken pipe
 	for _, sig := range []syscall.Signal{unix.SIGUSR1, unix.SIGHUP, unix.SIGPIPE, unix.SIGUSR2} {
