@@ -3,6 +3,7 @@ package child
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,9 @@ func supervisorHelper() {
 	if extra := os.Getenv("CHILD_ENV"); extra != "" {
 		env = append(env, extra)
 	}
-	s, err := New(Input{Argv: strings.Split(os.Getenv("SHROUD_TEST_SUPERVISOR"), "\n"), Env: env, Stdout: os.Stdout, Stderr: os.Stderr})
+	// The supervisor's debug log on stderr: tests wait for its lines.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(Input{Argv: strings.Split(os.Getenv("SHROUD_TEST_SUPERVISOR"), "\n"), Env: env, Stdout: os.Stdout, Stderr: os.Stderr, Log: log})
 	if err == nil {
 		if os.Getenv("START_ON_DYING_THREAD") == "1" {
 			// The main thread is never ended, only parked: keep it for
