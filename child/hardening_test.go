@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // supervisorHelper is a shroud-like process, run by the tests below as this
@@ -143,10 +145,10 @@ func startHelper(t *testing.T, binary string, argv []string, sys *syscall.SysPro
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o777)
+	must.Succeed(t, os.Chmod(dir, 0o777))
 	h := &helper{report: filepath.Join(dir, "report"), errlog: filepath.Join(dir, "stderr"), done: make(chan error, 1)}
-	os.WriteFile(h.report, nil, 0o666)
-	os.Chmod(h.report, 0o666)
+	must.Succeed(t, os.WriteFile(h.report, nil, 0o666))
+	must.Succeed(t, os.Chmod(h.report, 0o666))
 	errlog, err := os.Create(h.errlog)
 	if err != nil {
 		t.Fatal(err)

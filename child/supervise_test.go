@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/internal/proctest"
 )
 
@@ -839,7 +840,7 @@ func TestReapLeavesOwnChildren(t *testing.T) {
 	// ends after it stopped would stay a zombie of this test process; in
 	// shroud, the process ends then too.)
 	waitFor(t, "no zombie children left", func() bool { return len(proctest.Zombies(os.Getpid())) == 0 })
-	os.WriteFile(stop, nil, 0o600)
+	must.Succeed(t, os.WriteFile(stop, nil, 0o600))
 	if code, err := waitDone(t, s); code != 0 || err != nil {
 		t.Fatalf("child: %d %v", code, err)
 	}

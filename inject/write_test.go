@@ -65,9 +65,9 @@ func TestWriteFileUnchangedWritesNothing(t *testing.T) {
 func TestWriteFileRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "target")
-	os.WriteFile(target, []byte("keep"), 0o600)
+	must.Succeed(t, os.WriteFile(target, []byte("keep"), 0o600))
 	link := filepath.Join(dir, "link")
-	os.Symlink(target, link)
+	must.Succeed(t, os.Symlink(target, link))
 	_, err := writeFile(link, []byte(canary), 0o400)
 	if err == nil || !strings.Contains(err.Error(), "refusing to replace a symbolic link") {
 		t.Fatalf("err = %v", err)
@@ -133,7 +133,7 @@ func TestWriteInsideRoot(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
 	outside := filepath.Join(base, "outside")
-	os.MkdirAll(outside, 0o700)
+	must.Succeed(t, os.MkdirAll(outside, 0o700))
 
 	r := Rendered{Path: filepath.Join(root, "a", "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
 	if changed, err := writeOne(r); err != nil || !changed {
@@ -144,7 +144,7 @@ func TestWriteInsideRoot(t *testing.T) {
 	}
 
 	for name, target := range map[string]string{"escape": outside, "loop": filepath.Join(root, "a")} {
-		os.Symlink(target, filepath.Join(root, name))
+		must.Succeed(t, os.Symlink(target, filepath.Join(root, name)))
 		r := Rendered{Path: filepath.Join(root, name, "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
 		_, err := writeOne(r)
 		want := filepath.Join(root, name) + " is a symbolic link inside files_root " + root + "; refusing to follow it"
@@ -197,7 +197,7 @@ func TestWouldChange(t *testing.T) {
 // stops the others before anything is written.
 func TestWriteFilesAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
-	os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "link"))
+	must.Succeed(t, os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "link")))
 	m := &Materialized{Files: []Rendered{
 		{Path: filepath.Join(dir, "good"), Mode: 0o400, Data: []byte("x")},
 		{Path: filepath.Join(dir, "link"), Mode: 0o400, Data: []byte("y")},
@@ -324,7 +324,7 @@ func TestWriteFailureRemovesTemp(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "secret")
-	os.WriteFile(path, []byte("old"), 0o400)
+	must.Succeed(t, os.WriteFile(path, []byte("old"), 0o400))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWriteFailureRemovesTemp$", "-test.v")
 	cmd.Env = append(os.Environ(), "SHROUD_TEST_WRITE_CHILD="+path)
 	out, err := cmd.CombinedOutput()

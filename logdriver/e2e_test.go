@@ -32,6 +32,7 @@ import (
 
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -173,7 +174,7 @@ template(name="fields" type="string" string="%s")
 *.* action(type="omfile" file=%q template="fields")
 `, dir, r.udp, r.tcp, rsyslogFields, r.out)
 	confPath := filepath.Join(dir, "rsyslog.conf")
-	os.WriteFile(confPath, []byte(conf), 0o600)
+	must.Succeed(t, os.WriteFile(confPath, []byte(conf), 0o600))
 	cmd := exec.Command(bin, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
 	var stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
@@ -326,7 +327,7 @@ func TestSyslogTLSOctetCounting(t *testing.T) {
 		got <- frames
 	}()
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+	must.Succeed(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600))
 	cfg := setup(t, fmt.Sprintf(`
 [log]
 driver = "syslog"
@@ -559,7 +560,7 @@ func newSplunkHEC(t *testing.T, token string) *splunkHEC {
 
 func (h *splunkHEC) caFile(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "hec-ca.pem")
-	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.srv.Certificate().Raw}), 0o600)
+	must.Succeed(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.srv.Certificate().Raw}), 0o600))
 	return path
 }
 

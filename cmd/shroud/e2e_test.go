@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // shroudBin is the binary under test, built once by TestMain.
@@ -125,7 +127,7 @@ func localExample(t *testing.T) string {
 func write(t *testing.T, dir, name, data string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	os.MkdirAll(filepath.Dir(p), 0o755)
+	must.Succeed(t, os.MkdirAll(filepath.Dir(p), 0o755))
 	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}

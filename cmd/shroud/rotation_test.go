@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shroud-dev/shroud/internal/kmsfake"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/internal/settest"
 )
 
@@ -121,12 +124,15 @@ func replaceFile(t *testing.T, path, data string) {
 // it swaps ..data to a new generation, as the kubelet does on an update.
 func kubeVolume(t *testing.T, dir, gen string, files map[string]string) {
 	t.Helper()
-	os.MkdirAll(filepath.Join(dir, gen), 0o755)
+	must.Succeed(t, os.MkdirAll(filepath.Join(dir, gen), 0o755))
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, gen, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)) // exists after the first time
+		// The link exists after the first time.
+		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrExist) {
+			t.Fatal(err)
+		}
 	}
 	old, _ := os.Readlink(filepath.Join(dir, "..data"))
 	if err := os.Symlink(gen, filepath.Join(dir, "..data_tmp")); err != nil {
@@ -136,7 +142,7 @@ func kubeVolume(t *testing.T, dir, gen string, files map[string]string) {
 		t.Fatal(err)
 	}
 	if old != "" {
-		os.RemoveAll(filepath.Join(dir, old))
+		must.Succeed(t, os.RemoveAll(filepath.Join(dir, old)))
 	}
 }
 
@@ -847,7 +853,7 @@ func TestRotateSetReader(t *testing.T) {
 	marker := rotCanaries[2]
 	dir := t.TempDir()
 	source := filepath.Join(dir, "src", "set.json")
-	os.MkdirAll(filepath.Dir(source), 0o700)
+	must.Succeed(t, os.MkdirAll(filepath.Dir(source), 0o700))
 	put := func(gen int) {
 		set := map[string]string{}
 		for _, n := range names {
@@ -898,7 +904,7 @@ func TestRotateSetReader(t *testing.T) {
 		await(gen)
 	}
 	took := time.Since(start)
-	os.WriteFile(stop, nil, 0o600)
+	must.Succeed(t, os.WriteFile(stop, nil, 0o600))
 	r := reader.report(t)
 	t.Logf("%d rotations through shroud sidecar in %v; reader: %d consistent sets (generations %d..%d), %d restarts after a retired generation; %d single-file reads, %d path-by-path sets mixed",
 		rotations, took.Round(time.Millisecond), r.Sets, r.FirstGen, r.LastGen, r.Retired, r.FileReads, r.PathMixed)

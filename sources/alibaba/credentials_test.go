@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 const (
@@ -60,11 +62,11 @@ func TestRRSATokenFileRotation(t *testing.T) {
 			cloud.AcceptOIDCToken(second)
 			src := newSource(Options{Credentials: tc.creds})
 
-			os.WriteFile(tokenFile, []byte(first), 0o600)
+			must.Succeed(t, os.WriteFile(tokenFile, []byte(first), 0o600))
 			if v, err := fetchOne(t, src, "kms:rrsa/db"); err != nil || v != canary {
 				t.Fatalf("first fetch: %q %v", v, err)
 			}
-			os.WriteFile(tokenFile, []byte(second), 0o600)
+			must.Succeed(t, os.WriteFile(tokenFile, []byte(second), 0o600))
 			if v, err := fetchOne(t, src, "kms:rrsa/db"); err != nil || v != canary {
 				t.Fatalf("second fetch: %q %v", v, err)
 			}
@@ -84,7 +86,7 @@ func TestRRSAErrors(t *testing.T) {
 	}
 	// A token STS refuses.
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte("jwt-unknown"), 0o600)
+	must.Succeed(t, os.WriteFile(tokenFile, []byte("jwt-unknown"), 0o600))
 	t.Setenv("ALIBABA_CLOUD_ROLE_ARN", roleARN)
 	t.Setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", providerARN)
 	t.Setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", tokenFile)
@@ -157,7 +159,7 @@ func TestAssumeRoleWrongKey(t *testing.T) {
 func TestProfileAndSTS(t *testing.T) {
 	cloud.Put(home, "profile/db", []byte(canary))
 	file := filepath.Join(t.TempDir(), "credentials")
-	os.WriteFile(file, []byte("[default]\ntype = access_key\naccess_key_id = nope\naccess_key_secret = nope\n\n[reader]\ntype = access_key\naccess_key_id = "+akID+"\naccess_key_secret = "+akSec+"\n"), 0o600)
+	must.Succeed(t, os.WriteFile(file, []byte("[default]\ntype = access_key\naccess_key_id = nope\naccess_key_secret = nope\n\n[reader]\ntype = access_key\naccess_key_id = "+akID+"\naccess_key_secret = "+akSec+"\n"), 0o600))
 	t.Setenv("ALIBABA_CLOUD_CREDENTIALS_FILE", file)
 	if v, err := fetchOne(t, newSource(Options{Credentials: Credentials{Type: "profile", Profile: "reader"}}), "kms:profile/db"); err != nil || v != canary {
 		t.Fatalf("profile: %q %v", v, err)

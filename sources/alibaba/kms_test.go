@@ -16,6 +16,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"github.com/shroud-dev/shroud/internal/kmsfake"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -449,7 +450,7 @@ func TestInstanceCA(t *testing.T) {
 		t.Fatalf("result = %+v", res[0])
 	}
 	other := filepath.Join(dir, "other.pem")
-	os.WriteFile(other, []byte("not a certificate"), 0o600)
+	must.Succeed(t, os.WriteFile(other, []byte("not a certificate"), 0o600))
 	res = newSource(Options{Endpoint: cloud.TLSURL(), CAFile: other}).Fetch(context.Background(), parse(t, "kms:tls/x"))
 	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "holds no PEM certificate") {
 		t.Fatalf("err = %v", res[0].Err)
