@@ -11,7 +11,7 @@ build:
 	CGO_ENABLED=0 go build $(GOFLAGS_RELEASE) -o bin/shroud ./cmd/shroud
 
 test:
-	go test ./...
+	go test -race ./...
 
 bench:
 	go run ./bench/startup
