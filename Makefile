@@ -54,7 +54,7 @@ image:
 	docker image inspect --format 'entrypoint={{json .Config.Entrypoint}} user={{.Config.User}} labels={{json .Config.Labels}}' $(IMAGE):'$(VERSION)'
 
 test:
-	go test ./...
+	go test -race ./...
 
 bench:
 	go run ./bench/startup

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // dumpableChild appends its own PR_GET_DUMPABLE to REPORT and waits to be
@@ -36,7 +38,7 @@ func TestNoCoreDumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	must.Succeed(t, os.Chmod(dir, 0o755))
 	binary := filepath.Join(dir, "supervisor")
 	copyFile(t, os.Args[0], binary)
 	var sys *syscall.SysProcAttr

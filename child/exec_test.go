@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // TestMain lets a test re-run this binary as a process that calls Exec, so
@@ -60,7 +62,7 @@ func TestExec(t *testing.T) {
 	script(t, dir, "noexec", "#!/bin/sh\necho no\n", 0o644)
 	script(t, dir, "badinterp", "#!/nonexistent/interpreter\n", 0o755)
 	script(t, dir, "noshebang", "\x7fELF garbage", 0o755)
-	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	must.Succeed(t, os.Mkdir(filepath.Join(dir, "adir"), 0o755))
 	path := dir + ":/usr/bin:/bin"
 
 	out, _, code := execHelper(t, path, "hello", "world")

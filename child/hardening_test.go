@@ -3,6 +3,7 @@ package child
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // supervisorHelper is a shroud-like process, run by the tests below as this
@@ -50,7 +53,9 @@ func supervisorHelper() {
 	if extra := os.Getenv("CHILD_ENV"); extra != "" {
 		env = append(env, extra)
 	}
-	s, err := New(Input{Argv: strings.Split(os.Getenv("SHROUD_TEST_SUPERVISOR"), "\n"), Env: env, Stdout: os.Stdout, Stderr: os.Stderr})
+	// The supervisor's debug log on stderr: tests wait for its lines.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(Input{Argv: strings.Split(os.Getenv("SHROUD_TEST_SUPERVISOR"), "\n"), Env: env, Stdout: os.Stdout, Stderr: os.Stderr, Log: log})
 	if err == nil {
 		if os.Getenv("START_ON_DYING_THREAD") == "1" {
 			// The main thread is never ended, only parked: keep it for
@@ -140,10 +145,10 @@ func startHelper(t *testing.T, binary string, argv []string, sys *syscall.SysPro
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o777)
+	must.Succeed(t, os.Chmod(dir, 0o777))
 	h := &helper{report: filepath.Join(dir, "report"), errlog: filepath.Join(dir, "stderr"), done: make(chan error, 1)}
-	os.WriteFile(h.report, nil, 0o666)
-	os.Chmod(h.report, 0o666)
+	must.Succeed(t, os.WriteFile(h.report, nil, 0o666))
+	must.Succeed(t, os.Chmod(h.report, 0o666))
 	errlog, err := os.Create(h.errlog)
 	if err != nil {
 		t.Fatal(err)

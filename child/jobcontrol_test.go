@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,10 +22,17 @@ func TestJobControlWithoutTerminal(t *testing.T) {
 	if state := waitState(t, child, 5*time.Second, "T"); state != "T" {
 		t.Fatalf("the child did not stop (state %s)", state)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if state := procState(h.cmd.Process.Pid); state == "T" {
-		h.cmd.Process.Signal(unix.SIGCONT)
-		t.Fatal("the supervisor stopped itself without a terminal")
+	logged := func(line string) bool { return strings.Contains(h.stderr(), line) }
+	waitFor(t, "the supervisor to see the child stop", func() bool { return logged(`msg="child stopped" signal=SIGTSTP`) })
+	// A supervisor that stopped itself forwards nothing: SIGWINCH (ignored
+	// by the child once it runs) is answered only by one still running.
+	h.cmd.Process.Signal(unix.SIGWINCH)
+	for deadline := time.Now().Add(10 * time.Second); !logged(`msg="forwarding signal" signal=SIGWINCH`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			state := procState(h.cmd.Process.Pid)
+			h.cmd.Process.Signal(unix.SIGCONT)
+			t.Fatalf("the supervisor did not forward a signal after the child stopped (state %s): it stopped itself without a terminal", state)
+		}
 	}
 	h.cmd.Process.Signal(unix.SIGTERM)
 	select {

@@ -676,7 +676,8 @@ func (l *loop) onRequest(r request) {
 		}
 		l.restartWaiters = append(l.restartWaiters, r.reply)
 		if l.cur == nil || l.cur.stopping || l.stopTimer != nil {
-			return // merged into the restart under way
+			l.s.log.Debug("restart merged into the one under way")
+			return
 		}
 		n := 0
 		if time.Since(l.cur.started) < l.s.in.MinUptime {

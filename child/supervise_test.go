@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/internal/proctest"
 )
 
@@ -276,12 +277,14 @@ func TestSignalGroup(t *testing.T) {
 			if group {
 				waitRecord(t, rec+".grand", "SIGUSR1 in the grandchild", hasLine("SIGUSR1", 1))
 			} else {
-				// The grandchild must not get it: give it the time it
-				// would need, then look.
+				// The grandchild must not get it. A SIGTERM sent to it
+				// directly, after the child had both, is taken after them
+				// (pending signals go lowest number first, SIGTERM is
+				// 15): once it has it, it would have the others too.
 				s.Signal(unix.SIGUSR2)
 				waitRecord(t, rec, "SIGUSR2 in the child", hasLine("SIGUSR2", 1))
-				time.Sleep(200 * time.Millisecond)
-				if r := readRecord(rec + ".grand"); r.count("SIGUSR1")+r.count("SIGUSR2") != 0 {
+				unix.Kill(grand, unix.SIGTERM)
+				if r := waitRecord(t, rec+".grand", "the grandchild's SIGTERM", hasLine("SIGTERM", 1)); r.count("SIGUSR1")+r.count("SIGUSR2") != 0 {
 					t.Errorf("the grandchild got a signal meant for the child alone:\n%s", strings.Join(r.lines, "\n"))
 				}
 			}
@@ -338,17 +341,15 @@ func TestOwnBrokenPipeNotForwarded(t *testing.T) {
 	// And a kill -PIPE from outside.
 	unix.Kill(os.Getpid(), unix.SIGPIPE)
 
-	// A marker behind them: once the child has it, a forwarded SIGPIPE
-	// would have arrived too.
-	s.Signal(unix.SIGUSR1)
-	waitRecord(t, rec, "the marker", hasLine("SIGUSR1", 1))
-	time.Sleep(100 * time.Millisecond)
-	if n := readRecord(rec).count("SIGPIPE"); n != 0 {
-		t.Fatalf("the child received %d SIGPIPE", n)
-	}
+	// Then the stop: a forwarded SIGPIPE (13) would be taken before the
+	// SIGTERM (15) the child dies of, so its record is complete once it
+	// has died.
 	s.Stop()
 	if code, _ := waitDone(t, s); code != 143 {
 		t.Fatalf("status %d, want 143: the child should have lived until the stop", code)
+	}
+	if r := readRecord(rec); r.count("SIGPIPE") != 0 || r.count("SIGTERM") != 1 {
+		t.Fatalf("the child received:\n%s\nwant SIGTERM alone", strings.Join(r.lines, "\n"))
 	}
 }
 
@@ -417,14 +418,20 @@ func TestRestartsMerge(t *testing.T) {
 	rec := filepath.Join(t.TempDir(), "rec")
 	in := childInput(rec, "GEN=1")
 	in.RestartBackoff = 3 * time.Second // the first restart waits this long after the start
+	logs := &syncBuffer{b: &bytes.Buffer{}}
+	in.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var startedAt startTimes
 	s := startWithHook(t, in, startedAt.add)
 	waitRecord(t, rec, "the first child", hasStarts(1))
 
+	// One after another, each taken by the supervisor before the next.
 	errs := make(chan error, 3)
+	taken := func() int {
+		return strings.Count(logs.String(), `msg="restart waits for the backoff"`) + strings.Count(logs.String(), `msg="restart merged into the one under way"`)
+	}
 	for gen := 2; gen <= 4; gen++ {
 		go func() { errs <- s.Restart(envWith(in.Env, fmt.Sprintf("GEN=%d", gen))) }()
-		time.Sleep(300 * time.Millisecond) // in order, well inside the backoff
+		waitFor(t, fmt.Sprintf("restart %d taken", gen-1), func() bool { return taken() == gen-1 })
 	}
 	for range 3 {
 		if err := <-errs; err != nil {
@@ -432,7 +439,12 @@ func TestRestartsMerge(t *testing.T) {
 		}
 	}
 	waitRecord(t, rec, "the new child", hasStarts(2))
-	time.Sleep(300 * time.Millisecond) // room for a wrong third start to show
+	if n := strings.Count(logs.String(), `msg="restart merged into the one under way"`); n != 2 {
+		t.Errorf("%d restarts merged, want 2:\n%s", n, logs)
+	}
+	// A wrong second start right after this one would show here: that
+	// quiet window is inherent.
+	time.Sleep(300 * time.Millisecond)
 	starts := readRecord(rec).starts()
 	if len(starts) != 2 || starts[1].gen != "4" {
 		t.Fatalf("3 restarts inside the backoff should give one new child with gen=4, got %+v", starts)
@@ -523,11 +535,13 @@ func TestTerminatingSignalIsFinal(t *testing.T) {
 		rec := filepath.Join(t.TempDir(), "rec")
 		in := childInput(rec, "GEN=1")
 		in.RestartBackoff = 5 * time.Second // the restart waits this long after the start
+		logs := &syncBuffer{b: &bytes.Buffer{}}
+		in.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		s := startSupervisor(t, in)
 		waitRecord(t, rec, "the first child", hasStarts(1))
 		restarted := make(chan error, 1)
 		go func() { restarted <- s.Restart(envWith(in.Env, "GEN=2")) }()
-		time.Sleep(200 * time.Millisecond) // the restart waits for its backoff
+		waitFor(t, "the restart to wait for its backoff", func() bool { return strings.Contains(logs.String(), `msg="restart waits for the backoff"`) })
 		unix.Kill(os.Getpid(), unix.SIGTERM)
 		code, err := waitDone(t, s)
 		if code != 143 || err != nil || len(readRecord(rec).starts()) != 1 {
@@ -541,13 +555,15 @@ func TestTerminatingSignalIsFinal(t *testing.T) {
 		rec := filepath.Join(t.TempDir(), "rec")
 		in := childInput(rec, "GEN=1", "CRASH_IF_GEN=2")
 		in.RestartBackoff = time.Second // after the crash, 2s without a child
+		logs := &syncBuffer{b: &bytes.Buffer{}}
+		in.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		s := startSupervisor(t, in)
 		waitRecord(t, rec, "the first child", hasStarts(1))
 		if err := s.Restart(envWith(in.Env, "GEN=2")); err != nil {
 			t.Fatal(err)
 		}
 		waitRecord(t, rec, "the crashed child", hasStarts(2))
-		time.Sleep(100 * time.Millisecond) // the crash is reaped; the next start waits
+		waitFor(t, "the crash reaped and the next start waiting", func() bool { return strings.Contains(logs.String(), `msg="waiting before the next start"`) })
 		unix.Kill(os.Getpid(), unix.SIGTERM)
 		code, err := waitDone(t, s)
 		if code != 143 || err != nil || len(readRecord(rec).starts()) != 2 {
@@ -824,7 +840,7 @@ func TestReapLeavesOwnChildren(t *testing.T) {
 	// ends after it stopped would stay a zombie of this test process; in
 	// shroud, the process ends then too.)
 	waitFor(t, "no zombie children left", func() bool { return len(proctest.Zombies(os.Getpid())) == 0 })
-	os.WriteFile(stop, nil, 0o600)
+	must.Succeed(t, os.WriteFile(stop, nil, 0o600))
 	if code, err := waitDone(t, s); code != 0 || err != nil {
 		t.Fatalf("child: %d %v", code, err)
 	}

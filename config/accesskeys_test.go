@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 const keyCanary = "AKIACANARY7QX2LMZP0W"
@@ -87,9 +89,9 @@ func TestECSRefusesAccessKeys(t *testing.T) {
 	dir := t.TempDir()
 	write := func(env string) string {
 		p := filepath.Join(dir, "td.json")
-		os.WriteFile(p, []byte(`{"containerDefinitions": [{"name": "api",
+		must.Succeed(t, os.WriteFile(p, []byte(`{"containerDefinitions": [{"name": "api",
 		  "environment": [`+env+`],
-		  "secrets": [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": "sm:ci/key:id"}]}]}`), 0o600)
+		  "secrets": [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": "sm:ci/key:id"}]}]}`), 0o600))
 		return p
 	}
 	_, err := Load(Input{TaskDefinition: write(`{"name": "STAGE", "value": "prod"}, {"name": "AWS_SECRET_ACCESS_KEY", "value": "` + keyCanary + `"},

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
 func TestSpecPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "shroud.toml")
-	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("from-config"), 0o600)
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "a.txt"), []byte("from-config"), 0o600))
 	cfg, err := ParseFile(cfgPath, []byte(`
 [[secrets]]
 name = "A"
@@ -91,13 +92,13 @@ func TestSpecFlagErrors(t *testing.T) {
 func TestECSContainer(t *testing.T) {
 	dir := t.TempDir()
 	td := filepath.Join(dir, "task.json")
-	os.WriteFile(td, []byte(`{"taskDefinition": {"family": "app", "containerDefinitions": [
+	must.Succeed(t, os.WriteFile(td, []byte(`{"taskDefinition": {"family": "app", "containerDefinitions": [
 	  {"name": "web", "image": "nginx",
 	   "environment": [{"name": "STAGE", "value": "prod"}],
 	   "secrets": [
 	     {"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::"},
 	     {"name": "API_KEY", "valueFrom": "/prod/api/key"}]},
-	  {"name": "sidecar", "secrets": [{"name": "X", "valueFrom": "nope:x:y"}]}]}}`), 0o600)
+	  {"name": "sidecar", "secrets": [{"name": "X", "valueFrom": "nope:x:y"}]}]}}`), 0o600))
 	spec, err := Load(Input{TaskDefinition: td, Container: "web", Secrets: []string{"API_KEY=env:LOCAL"}})
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // TestConfigFileErrors checks that every problem of [[files]] entries is
 // listed at once, each with its line, and says how to fix it.
 func TestConfigFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bad.tmpl"), []byte("line 1\n{{ secret \"sm:a\" | json }}\n{{ if }}\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "refs.tmpl"), []byte("{{ secret \"vault:secret/x\" }}\n  {{ secretPrevious \"/prod/ssm\" }} {{ secretPrevious \"sm:a::AWSCURRENT\" }}\n"), 0o600)
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "bad.tmpl"), []byte("line 1\n{{ secret \"sm:a\" | json }}\n{{ if }}\n"), 0o600))
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "refs.tmpl"), []byte("{{ secret \"vault:secret/x\" }}\n  {{ secretPrevious \"/prod/ssm\" }} {{ secretPrevious \"sm:a::AWSCURRENT\" }}\n"), 0o600))
 	cfgPath := filepath.Join(dir, "shroud.toml")
 	_, err := ParseFile(cfgPath, []byte(`files_root = "/run/secrets"
 

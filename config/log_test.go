@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -90,13 +91,13 @@ value_from = "file:b"
 func TestECSLogConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	td := filepath.Join(dir, "task.json")
-	os.WriteFile(td, []byte(`{"containerDefinitions": [
+	must.Succeed(t, os.WriteFile(td, []byte(`{"containerDefinitions": [
 	  {"name": "web", "logConfiguration": {"logDriver": "splunk",
 	     "options": {"splunk-url": "https://splunk.example.com:8088", "splunk-format": "raw", "mode": "non-blocking"},
 	     "secretOptions": [{"name": "splunk-token", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:splunk-AbCdEf:token::"}]}},
 	  {"name": "aws", "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"}}},
 	  {"name": "bad", "logConfiguration": {"logDriver": "syslog", "options": {"syslog-adress": "x"},
-	     "secretOptions": [{"name": "syslog-address", "valueFrom": "nope:x:y"}, {"name": "syslog-address", "valueFrom": "/a"}, {"name": "", "valueFrom": "/b"}]}}]}`), 0o600)
+	     "secretOptions": [{"name": "syslog-address", "valueFrom": "nope:x:y"}, {"name": "syslog-address", "valueFrom": "/a"}, {"name": "", "valueFrom": "/b"}]}}]}`), 0o600))
 	spec, err := Load(Input{TaskDefinition: td, Container: "web"})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/internal/settest"
 )
 
@@ -159,8 +160,11 @@ func TestSetReaderNeverSeesMixedSet(t *testing.T) {
 	if err := reader.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Let the reader get going, then rotate as fast as the writer can.
-	time.Sleep(100 * time.Millisecond)
+	// Once the reader reads, rotate as fast as the writer can.
+	if err := settest.AwaitReader(stop, 20*time.Second); err != nil {
+		reader.Process.Kill()
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
 	start := time.Now()
 	for gen := 1; gen <= rotations; gen++ {
 		changed, err := writeAll(materializedSet(dir, gen))
@@ -169,7 +173,7 @@ func TestSetReaderNeverSeesMixedSet(t *testing.T) {
 		}
 	}
 	took := time.Since(start)
-	os.WriteFile(stop, nil, 0o600)
+	must.Succeed(t, os.WriteFile(stop, nil, 0o600))
 	if err := reader.Wait(); err != nil {
 		t.Fatalf("reader: %v\n%s", err, errb.String())
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -15,9 +16,9 @@ import (
 // references once each and template problems, with no value in any error.
 func TestMaterializeListsEverything(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "db.json"), []byte(`{"user":"app","password":"`+canary+`"}`), 0o600)
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "db.json"), []byte(`{"user":"app","password":"`+canary+`"}`), 0o600))
 	cfgPath := filepath.Join(dir, "shroud.toml")
-	os.WriteFile(cfgPath, []byte(`
+	must.Succeed(t, os.WriteFile(cfgPath, []byte(`
 [[secrets]]
 name = "MISSING"
 value_from = "file:nope.json#k"
@@ -34,7 +35,7 @@ template = '''{{ secret "file:nope.json#k" }}{{ secret "sm:prod/x" }}'''
 path = "out/c.env"
 [files.values]
 PW = "file:db.json#password"
-`), 0o600)
+`), 0o600))
 	cfg, err := config.LoadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)

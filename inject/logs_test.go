@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -16,7 +17,7 @@ import (
 // reported by option name, without the value.
 func TestLogSecretOptionNeverShown(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "token"), []byte("\x00canary-bin-token"), 0o600)
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "token"), []byte("\x00canary-bin-token"), 0o600))
 	cfg, err := config.ParseFile(filepath.Join(dir, "shroud.toml"), []byte("[log]\ndriver = \"splunk\"\noptions = { \"splunk-url\" = \"https://splunk:8088\" }\n[[log.secret_options]]\nname = \"splunk-token\"\nvalue_from = \"file:token\"\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func TestLogSecretOptionNeverShown(t *testing.T) {
 func TestLogSecretOptionFailureReportedOnce(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "shroud.toml")
-	os.WriteFile(cfgPath, []byte(`
+	must.Succeed(t, os.WriteFile(cfgPath, []byte(`
 [[secrets]]
 name = "ADDR"
 value_from = "file:missing-address"
@@ -43,7 +44,7 @@ driver = "syslog"
 [[log.secret_options]]
 name = "syslog-address"
 value_from = "file:missing-address"
-`), 0o600)
+`), 0o600))
 	cfg, err := config.LoadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +63,8 @@ value_from = "file:missing-address"
 
 func TestLogConfig(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "addr"), []byte("udp://127.0.0.1:5514\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "db.json"), []byte(`{"password":"canary-log-pw-4Rt7"}`), 0o600)
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "addr"), []byte("udp://127.0.0.1:5514\n"), 0o600))
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "db.json"), []byte(`{"password":"canary-log-pw-4Rt7"}`), 0o600))
 	cfg, err := config.ParseFile(filepath.Join(dir, "shroud.toml"), []byte(`
 [[secrets]]
 name = "DB_PASSWORD"

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shroud-dev/shroud/sources"
+	"github.com/shroud-dev/shroud/internal/awsfake"
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // TestREADMEFilesExample renders the example of README.md's "Files and
@@ -20,15 +21,12 @@ func TestREADMEFilesExample(t *testing.T) {
 		t.Fatalf("README example: config %d bytes, %d outputs", len(config), len(outputs))
 	}
 	// The values the README states.
-	sm := &secretsManager{secrets: map[string]string{
-		"prod/db": `{"username": "orders", "password": "s3cr3t/p@ss w0rd", "host": "db.internal", "port": 5432}`,
-	}}
-	ssm := &secretsManager{secrets: map[string]string{"/prod/payments/api-key": "pay-7f3a9c"}}
-	r := resolverWith(sm)
-	r.Register(sources.SSM, ssm)
+	fake, r := awsFake(t)
+	fake.PutSecretString("us-east-1", "prod/db", `{"username": "orders", "password": "s3cr3t/p@ss w0rd", "host": "db.internal", "port": 5432}`)
+	fake.PutParameter("us-east-1", "/prod/payments/api-key", awsfake.SecureString, "pay-7f3a9c")
 
 	path := filepath.Join(t.TempDir(), "shroud.toml")
-	os.WriteFile(path, []byte(config), 0o600)
+	must.Succeed(t, os.WriteFile(path, []byte(config), 0o600))
 	_, m := materializeConfig(t, path, r)
 	if len(m.Files) != len(outputs) {
 		t.Fatalf("%d files rendered, the README shows %d", len(m.Files), len(outputs))
@@ -42,8 +40,8 @@ func TestREADMEFilesExample(t *testing.T) {
 			t.Errorf("%s:\n%s\nthe README shows:\n%s", f.Path, f.Data, want)
 		}
 	}
-	if len(sm.fetches) != 1 || len(ssm.fetches) != 1 {
-		t.Errorf("fetches: secretsmanager %d, ssm %d; want one each", len(sm.fetches), len(ssm.fetches))
+	if c := fake.Counts(); len(c) != 2 || c["secretsmanager.GetSecretValue"] != 1 || c["AmazonSSM.GetParameters"] != 1 {
+		t.Errorf("calls %v; want one GetSecretValue and one GetParameters", c)
 	}
 }
 

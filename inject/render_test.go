@@ -3,68 +3,49 @@ package inject
 import (
 	"context"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/awsfake"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
+	awssrc "github.com/shroud-dev/shroud/sources/aws"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// secretsManager stands in for AWS Secrets Manager until its backend
-// lands: a sources.Source serving secrets by name and version stage, that
-// counts its Fetch calls. (With the AWS backend, these tests should use its
-// fake and that fake's call counter.)
-type secretsManager struct {
-	mu      sync.Mutex
-	secrets map[string]string // "NAME" or "NAME@STAGE" -> value
-	fetches [][]sources.Ref
-}
-
-func (s *secretsManager) Fetch(ctx context.Context, refs []sources.Ref) []sources.Result {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fetches = append(s.fetches, refs)
-	out := make([]sources.Result, len(refs))
-	for i, ref := range refs {
-		key := ref.ID
-		if ref.Stage != "" && ref.Stage != "AWSCURRENT" {
-			key += "@" + ref.Stage
-		}
-		v, ok := s.secrets[key]
-		if !ok {
-			out[i].Err = &notFound{}
-			continue
-		}
-		out[i].Value = sources.Value{Data: []byte(v), Version: "v-" + key, Region: "us-east-1"}
+// awsFake starts the in-process AWS fake (real SigV4, real SDK clients)
+// and returns it with a resolver whose AWS sources read from it, in
+// us-east-1.
+func awsFake(t *testing.T) (*awsfake.Fake, *sources.Resolver) {
+	t.Helper()
+	fake := awsfake.New()
+	t.Cleanup(fake.Close)
+	for _, kv := range fake.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
-	return out
-}
-
-type notFound struct{}
-
-func (*notFound) Error() string { return "ResourceNotFoundException: secret not found" }
-
-// goldenSecrets are the Secrets Manager secrets the golden configs read.
-func goldenSecrets() *secretsManager {
-	return &secretsManager{secrets: map[string]string{
-		"prod/db-admin":             `{"username":"admin","password":"new-` + canary + `"}`,
-		"prod/db-admin@AWSPREVIOUS": `{"username":"admin","password":"old-` + canary + `"}`,
-		"prod/cluster": `{"replicas":[{"host":"db-1.internal","port":5432},{"host":"db-2.internal","port":6432}],
-			"auth":{"users":[{"name":"admin","roles":["rw"]}]}}`,
-	}}
-}
-
-func resolverWith(sm sources.Source) *sources.Resolver {
 	r := sources.NewResolver()
-	r.Register(sources.SecretsManager, sm)
-	return r
+	awssrc.New(awssrc.Options{Region: "us-east-1"}).Register(r)
+	return fake, r
+}
+
+// goldenSecrets puts the Secrets Manager secrets the golden configs read:
+// prod/db-admin with a current and a previous version.
+func goldenSecrets(t *testing.T) (*awsfake.Fake, *sources.Resolver) {
+	fake, r := awsFake(t)
+	fake.PutSecretString("us-east-1", "prod/db-admin", `{"username":"admin","password":"old-`+canary+`"}`)
+	fake.PutSecretString("us-east-1", "prod/db-admin", `{"username":"admin","password":"new-`+canary+`"}`)
+	fake.PutSecretString("us-east-1", "prod/cluster", `{"replicas":[{"host":"db-1.internal","port":5432},{"host":"db-2.internal","port":6432}],
+			"auth":{"users":[{"name":"admin","roles":["rw"]}]}}`)
+	return fake, r
 }
 
 // materializeConfig loads a config and renders its files.
@@ -93,7 +74,8 @@ func materializeConfig(t *testing.T, path string, r *sources.Resolver) (*Plan, *
 func TestGoldenFiles(t *testing.T) {
 	t.Setenv("SHROUD_GOLDEN_STAGE", "prod")
 	dir, _ := filepath.Abs("testdata/render")
-	_, m := materializeConfig(t, filepath.Join(dir, "shroud.toml"), resolverWith(goldenSecrets()))
+	_, r := goldenSecrets(t)
+	_, m := materializeConfig(t, filepath.Join(dir, "shroud.toml"), r)
 	if len(m.Files) != 8 {
 		t.Fatalf("%d files rendered, want 8", len(m.Files))
 	}
@@ -101,8 +83,8 @@ func TestGoldenFiles(t *testing.T) {
 		rel, _ := filepath.Rel(filepath.Join(dir, "out"), f.Path)
 		golden := filepath.Join(dir, "want", rel)
 		if *update {
-			os.MkdirAll(filepath.Dir(golden), 0o755)
-			os.WriteFile(golden, f.Data, 0o644)
+			must.Succeed(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+			must.Succeed(t, os.WriteFile(golden, f.Data, 0o644))
 		}
 		want, err := os.ReadFile(golden)
 		if err != nil {
@@ -122,9 +104,10 @@ func TestGoldenFiles(t *testing.T) {
 func TestGoldenFilesWritten(t *testing.T) {
 	t.Setenv("SHROUD_GOLDEN_STAGE", "prod")
 	dir := t.TempDir()
-	os.CopyFS(dir, os.DirFS("testdata/render"))
-	os.RemoveAll(filepath.Join(dir, "want"))
-	_, m := materializeConfig(t, filepath.Join(dir, "shroud.toml"), resolverWith(goldenSecrets()))
+	must.Succeed(t, os.CopyFS(dir, os.DirFS("testdata/render")))
+	must.Succeed(t, os.RemoveAll(filepath.Join(dir, "want")))
+	_, r := goldenSecrets(t)
+	_, m := materializeConfig(t, filepath.Join(dir, "shroud.toml"), r)
 	changed, err := writeAll(m)
 	if err != nil || len(changed) != 8 {
 		t.Fatalf("changed %d files, err %v", len(changed), err)
@@ -144,29 +127,43 @@ func TestGoldenFilesWritten(t *testing.T) {
 }
 
 // TestBatchedPlan checks that a template reading 30 secrets (and keys of
-// them, and previous versions) costs one Fetch for the whole backend, made
-// before rendering.
+// them, and previous versions) costs one round of calls for the whole
+// backend, made before rendering: each object asked for once, the current
+// ones in batches.
 func TestBatchedPlan(t *testing.T) {
-	sm := &secretsManager{secrets: map[string]string{}}
+	fake, r := awsFake(t)
 	var tmpl strings.Builder
 	for i := range 30 {
 		name := "app/s" + string(rune('a'+i/10)) + string(rune('0'+i%10))
-		sm.secrets[name] = `{"user":"u` + name + `","password":"` + canary + `"}`
-		sm.secrets[name+"@AWSPREVIOUS"] = `{"user":"old","password":"old"}`
+		fake.PutSecretString("us-east-1", name, `{"user":"old","password":"old"}`)
+		fake.PutSecretString("us-east-1", name, `{"user":"u`+name+`","password":"`+canary+`"}`)
 		tmpl.WriteString(`{{ secret "sm:` + name + `" | json "user" }} {{ secret "sm:` + name + `:password" | len }}` + "\n")
 	}
 	tmpl.WriteString(`{{ secretPrevious "sm:app/sa0:user" }}` + "\n")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "shroud.toml")
-	os.WriteFile(cfgPath, []byte("[[files]]\npath = \"out/all.conf\"\ntemplate = '''\n"+tmpl.String()+"'''\n"+
-		"[[files]]\npath = \"out/more.conf\"\ntemplate = '''{{ secret \"sm:app/sa1:user\" }}'''\n"), 0o600)
-	spec, m := materializeConfig(t, cfgPath, resolverWith(sm))
+	must.Succeed(t, os.WriteFile(cfgPath, []byte("[[files]]\npath = \"out/all.conf\"\ntemplate = '''\n"+tmpl.String()+"'''\n"+
+		"[[files]]\npath = \"out/more.conf\"\ntemplate = '''{{ secret \"sm:app/sa1:user\" }}'''\n"), 0o600))
+	// Latency, so that calls of one round overlap and calls of two would
+	// not.
+	fake.SetFaults("", awsfake.Faults{Latency: 300 * time.Millisecond})
+	spec, m := materializeConfig(t, cfgPath, r)
 
-	if len(sm.fetches) != 1 {
-		t.Fatalf("%d Fetch calls, want 1 batched plan", len(sm.fetches))
+	// 30 secrets + 1 previous version; keys share their object.
+	asked := map[string]int{}
+	for _, c := range fake.Calls() {
+		asked[c.API] += max(c.Size, 1)
 	}
-	if got := len(sm.fetches[0]); got != 31 { // 30 secrets + 1 previous version; keys share their object
-		t.Fatalf("the plan fetched %d objects, want 31", got)
+	if want := map[string]int{"secretsmanager.BatchGetSecretValue": 30, "secretsmanager.GetSecretValue": 1}; !maps.Equal(asked, want) {
+		t.Fatalf("the plan asked for %v objects, want %v", asked, want)
+	}
+	calls := fake.Calls()
+	for _, c := range calls {
+		for _, d := range calls {
+			if d.Start.After(c.End) {
+				t.Fatalf("calls in more than one round: %s started after %s ended", d.API, c.API)
+			}
+		}
 	}
 	if got := len(spec.Refs()); got != 62 { // 30, 30 with :password, 1 previous, 1 in more.conf
 		t.Errorf("spec has %d references, want 62", got)
@@ -185,9 +182,8 @@ func TestBatchedPlan(t *testing.T) {
 func TestRotationRewritesDependents(t *testing.T) {
 	t.Setenv("SHROUD_GOLDEN_STAGE", "prod")
 	dir := t.TempDir()
-	os.CopyFS(dir, os.DirFS("testdata/render"))
-	sm := goldenSecrets()
-	r := resolverWith(sm)
+	must.Succeed(t, os.CopyFS(dir, os.DirFS("testdata/render")))
+	fake, r := goldenSecrets(t)
 	spec, m := materializeConfig(t, filepath.Join(dir, "shroud.toml"), r)
 	if _, err := Write(m.Files, WriteOptions{}); err != nil {
 		t.Fatal(err)
@@ -202,8 +198,7 @@ func TestRotationRewritesDependents(t *testing.T) {
 	}
 
 	// sm:prod/db-admin rotates: its current version becomes the previous.
-	sm.secrets["prod/db-admin@AWSPREVIOUS"] = sm.secrets["prod/db-admin"]
-	sm.secrets["prod/db-admin"] = `{"username":"admin","password":"newer-` + canary + `"}`
+	fake.PutSecretString("us-east-1", "prod/db-admin", `{"username":"admin","password":"newer-`+canary+`"}`)
 
 	vals, err := spec.Resolve(context.Background(), r)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -17,9 +18,9 @@ const canary = "canary-InJ3ct-9fQ"
 
 func TestMaterialize(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "db.json"), []byte(`{"user":"app","password":"`+canary+`"}`), 0o600)
-	os.WriteFile(filepath.Join(dir, "bin"), []byte("a\x00b"), 0o600)
-	os.WriteFile(filepath.Join(dir, "latin1"), []byte("caf\xe9"), 0o600)
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "db.json"), []byte(`{"user":"app","password":"`+canary+`"}`), 0o600))
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "bin"), []byte("a\x00b"), 0o600))
+	must.Succeed(t, os.WriteFile(filepath.Join(dir, "latin1"), []byte("caf\xe9"), 0o600))
 	cfg, err := config.Load(config.Input{Secrets: []string{
 		"USER=file:" + dir + "/db.json#user",
 		"PASSWORD=file:" + dir + "/db.json#password",

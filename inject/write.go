@@ -350,7 +350,7 @@ func writeInto(d *os.Root, name string, f Rendered) (err error) {
 			return fmt.Errorf("setting owner %s: %w", f.Owner, err)
 		}
 	}
-	return fh.Sync()
+	return fsync(fh)
 }
 
 func syncDir(d *os.Root, name string) error {
@@ -359,8 +359,13 @@ func syncDir(d *os.Root, name string) error {
 		return err
 	}
 	defer dir.Close()
-	return dir.Sync()
+	return fsync(dir)
 }
+
+// fsync is every fsync the writer makes, of a file or a directory. It is a
+// variable so that a test can see each one made, and when: durability is
+// invisible otherwise.
+var fsync = (*os.File).Sync
 
 // checkFileOwner tells, before anything is written, whether shroud may give
 // a file to owner: root may; another user only keeps files as its own,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 func TestWriteFileCreates(t *testing.T) {
@@ -64,9 +65,9 @@ func TestWriteFileUnchangedWritesNothing(t *testing.T) {
 func TestWriteFileRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "target")
-	os.WriteFile(target, []byte("keep"), 0o600)
+	must.Succeed(t, os.WriteFile(target, []byte("keep"), 0o600))
 	link := filepath.Join(dir, "link")
-	os.Symlink(target, link)
+	must.Succeed(t, os.Symlink(target, link))
 	_, err := writeFile(link, []byte(canary), 0o400)
 	if err == nil || !strings.Contains(err.Error(), "refusing to replace a symbolic link") {
 		t.Fatalf("err = %v", err)
@@ -78,29 +79,32 @@ func TestWriteFileRefusesSymlink(t *testing.T) {
 }
 
 func TestWriteFileErrorLeavesNothing(t *testing.T) {
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "isdir"), 0o700)
-	if _, err := writeFile(filepath.Join(dir, "isdir"), []byte(canary), 0o400); err == nil || strings.Contains(err.Error(), canary) {
-		t.Fatalf("err = %v", err)
-	}
-	assertNoTemp(t, dir)
-
+	t.Run("a directory at the path", func(t *testing.T) {
+		dir := t.TempDir()
+		must.Succeed(t, os.Mkdir(filepath.Join(dir, "isdir"), 0o700))
+		if _, err := writeFile(filepath.Join(dir, "isdir"), []byte(canary), 0o400); err == nil || strings.Contains(err.Error(), canary) {
+			t.Fatalf("err = %v", err)
+		}
+		assertNoTemp(t, dir)
+	})
 	// A directory shroud cannot write to: the old file stays whole.
-	if os.Geteuid() == 0 {
-		t.Log("running as root: skipping the read-only directory case")
-		return
-	}
-	ro := filepath.Join(dir, "ro")
-	os.Mkdir(ro, 0o700)
-	os.WriteFile(filepath.Join(ro, "f"), []byte("old"), 0o600)
-	os.Chmod(ro, 0o500)
-	defer os.Chmod(ro, 0o700)
-	if _, err := writeFile(filepath.Join(ro, "f"), []byte("new"), 0o400); err == nil {
-		t.Fatal("wrote into a read-only directory")
-	}
-	if data, _ := os.ReadFile(filepath.Join(ro, "f")); string(data) != "old" {
-		t.Fatalf("old file = %q", data)
-	}
+	// (TestWriteSyncFails fails a write part way as any user.)
+	t.Run("read-only directory", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root writes into a read-only directory (CAP_DAC_OVERRIDE); run as another user")
+		}
+		ro := filepath.Join(t.TempDir(), "ro")
+		must.Succeed(t, os.Mkdir(ro, 0o700))
+		must.Succeed(t, os.WriteFile(filepath.Join(ro, "f"), []byte("old"), 0o600))
+		must.Succeed(t, os.Chmod(ro, 0o500))
+		defer os.Chmod(ro, 0o700)
+		if _, err := writeFile(filepath.Join(ro, "f"), []byte("new"), 0o400); err == nil {
+			t.Fatal("wrote into a read-only directory")
+		}
+		if data, _ := os.ReadFile(filepath.Join(ro, "f")); string(data) != "old" {
+			t.Fatalf("old file = %q", data)
+		}
+	})
 }
 
 func assertNoTemp(t *testing.T, dir string) {
@@ -129,7 +133,7 @@ func TestWriteInsideRoot(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
 	outside := filepath.Join(base, "outside")
-	os.MkdirAll(outside, 0o700)
+	must.Succeed(t, os.MkdirAll(outside, 0o700))
 
 	r := Rendered{Path: filepath.Join(root, "a", "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
 	if changed, err := writeOne(r); err != nil || !changed {
@@ -140,7 +144,7 @@ func TestWriteInsideRoot(t *testing.T) {
 	}
 
 	for name, target := range map[string]string{"escape": outside, "loop": filepath.Join(root, "a")} {
-		os.Symlink(target, filepath.Join(root, name))
+		must.Succeed(t, os.Symlink(target, filepath.Join(root, name)))
 		r := Rendered{Path: filepath.Join(root, name, "b", "secret"), Root: root, Mode: 0o400, Data: []byte(canary)}
 		_, err := writeOne(r)
 		want := filepath.Join(root, name) + " is a symbolic link inside files_root " + root + "; refusing to follow it"
@@ -193,7 +197,7 @@ func TestWouldChange(t *testing.T) {
 // stops the others before anything is written.
 func TestWriteFilesAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
-	os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "link"))
+	must.Succeed(t, os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "link")))
 	m := &Materialized{Files: []Rendered{
 		{Path: filepath.Join(dir, "good"), Mode: 0o400, Data: []byte("x")},
 		{Path: filepath.Join(dir, "link"), Mode: 0o400, Data: []byte("y")},
@@ -210,29 +214,39 @@ func TestWriteFilesAllOrNothing(t *testing.T) {
 // whose app runs unprivileged. Run as someone else, shroud refuses before
 // writing (see the end-to-end test that runs shroud as nobody).
 func TestWriteOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
+	t.Run("root gives the file away", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("only root can give a file to another user; run as root")
+		}
+		path := filepath.Join(t.TempDir(), "f")
+		r := Rendered{Path: path, Mode: 0o440, Owner: &config.Owner{UID: 1234, GID: 5678}, Data: []byte("x")}
+		if changed, err := writeOne(r); err != nil || !changed {
+			t.Fatalf("changed=%v err=%v", changed, err)
+		}
+		st := stat(t, path)
+		if st.Uid != 1234 || st.Gid != 5678 {
+			t.Fatalf("owner %d:%d", st.Uid, st.Gid)
+		}
+		if changed, _ := writeOne(r); changed {
+			t.Fatal("rewrote an unchanged file")
+		}
+		r.Owner = &config.Owner{UID: 1234, GID: 1234} // an owner change alone is a change
+		if changed, _ := writeOne(r); !changed || stat(t, path).Gid != 1234 {
+			t.Fatal("owner change not written")
+		}
+	})
+	t.Run("another user is refused", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root may give files away; run as another user (TestRenderOwner in cmd/shroud runs shroud as nobody to see the refusal)")
+		}
 		r := Rendered{Path: filepath.Join(t.TempDir(), "f"), Mode: 0o400, Owner: &config.Owner{UID: os.Geteuid() + 1, GID: os.Getegid()}}
 		if _, err := writeOne(r); err == nil || !strings.Contains(err.Error(), "only root can give a file to another user") {
 			t.Fatalf("err = %v", err)
 		}
-		return
-	}
-	path := filepath.Join(t.TempDir(), "f")
-	r := Rendered{Path: path, Mode: 0o440, Owner: &config.Owner{UID: 1234, GID: 5678}, Data: []byte("x")}
-	if changed, err := writeOne(r); err != nil || !changed {
-		t.Fatalf("changed=%v err=%v", changed, err)
-	}
-	st := stat(t, path)
-	if st.Uid != 1234 || st.Gid != 5678 {
-		t.Fatalf("owner %d:%d", st.Uid, st.Gid)
-	}
-	if changed, _ := writeOne(r); changed {
-		t.Fatal("rewrote an unchanged file")
-	}
-	r.Owner = &config.Owner{UID: 1234, GID: 1234} // an owner change alone is a change
-	if changed, _ := writeOne(r); !changed || stat(t, path).Gid != 1234 {
-		t.Fatal("owner change not written")
-	}
+		if _, err := os.Stat(r.Path); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the file was written (%v)", err)
+		}
+	})
 }
 
 // TestWriteOwnerCanRead: the owner can read the file through directories
@@ -310,7 +324,7 @@ func TestWriteFailureRemovesTemp(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "secret")
-	os.WriteFile(path, []byte("old"), 0o400)
+	must.Succeed(t, os.WriteFile(path, []byte("old"), 0o400))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWriteFailureRemovesTemp$", "-test.v")
 	cmd.Env = append(os.Environ(), "SHROUD_TEST_WRITE_CHILD="+path)
 	out, err := cmd.CombinedOutput()

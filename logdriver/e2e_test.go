@@ -32,6 +32,7 @@ import (
 
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -173,7 +174,7 @@ template(name="fields" type="string" string="%s")
 *.* action(type="omfile" file=%q template="fields")
 `, dir, r.udp, r.tcp, rsyslogFields, r.out)
 	confPath := filepath.Join(dir, "rsyslog.conf")
-	os.WriteFile(confPath, []byte(conf), 0o600)
+	must.Succeed(t, os.WriteFile(confPath, []byte(conf), 0o600))
 	cmd := exec.Command(bin, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
 	var stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
@@ -326,7 +327,7 @@ func TestSyslogTLSOctetCounting(t *testing.T) {
 		got <- frames
 	}()
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+	must.Succeed(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600))
 	cfg := setup(t, fmt.Sprintf(`
 [log]
 driver = "syslog"
@@ -559,7 +560,7 @@ func newSplunkHEC(t *testing.T, token string) *splunkHEC {
 
 func (h *splunkHEC) caFile(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "hec-ca.pem")
-	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.srv.Certificate().Raw}), 0o600)
+	must.Succeed(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.srv.Certificate().Raw}), 0o600))
 	return path
 }
 
@@ -747,18 +748,37 @@ value_from = "file:addr"
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", "-c", `echo before; sleep 0.5; echo during-1; sleep 0.2; echo during-2; sleep 1; echo after`)
+	// The child writes each part when the test says so, on its stdin.
+	cmd := exec.Command("sh", "-c", `echo before; read go; echo during-1; echo during-2; read go; echo after`)
 	cmd.Stdout = p.Stdout()
+	next, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for !strings.Contains(srv.received(), "before") {
-		time.Sleep(10 * time.Millisecond)
+	defer cmd.Wait()
+	defer next.Close()
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s; received:\n%s", what, srv.received())
+			}
+		}
 	}
+	until("the server received before", func() bool { return strings.Contains(srv.received(), "before") })
 	srv.stop()
-	time.Sleep(900 * time.Millisecond) // "during" lines are written while the server is down
+	io.WriteString(next, "\n")
+	// The "during" lines are written while the server is down: the
+	// pipeline has met it down before it comes back.
+	until("a delivery failed", func() bool { return p.Stats().DeliveryErrors > 0 })
 	srv.listen(t, addr)
-	cmd.Wait()
+	io.WriteString(next, "\n")
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

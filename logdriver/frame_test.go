@@ -11,11 +11,16 @@ import (
 
 // dockerCopy is Docker's copier loop (daemon/logger/copier.go), reduced to
 // what decides message boundaries: the specification framer follows. It
-// reads at most 2 KiB at a time into a 16 KiB buffer.
+// reads at most 2 KiB at a time into a 16 KiB buffer. Both sizes are
+// Docker's, written here as Docker writes them, not taken from the code
+// under test.
 func dockerCopy(src io.Reader) []Message {
-	const readSize = 2 * 1024
+	const (
+		readSize       = 2 * 1024  // copier.go readSize
+		defaultBufSize = 16 * 1024 // copier.go defaultBufSize: the longest line
+	)
 	var msgs []Message
-	buf := make([]byte, MaxLine)
+	buf := make([]byte, defaultBufSize)
 	n, eof := 0, false
 	ordinal, hasMorePartial := 0, false
 	for {

@@ -381,21 +381,32 @@ func TestMaskingJSONFile(t *testing.T) {
 }
 
 func TestNonBlockingDrops(t *testing.T) {
-	// A driver that takes 50ms per batch, and a tiny buffer: the child is
-	// never slowed, what does not fit is dropped and counted.
+	// A driver held until the child is done, and a tiny buffer: the child
+	// is never slowed, what does not fit is dropped and counted. Blocking
+	// mode would hold the child at its first full buffer for good.
 	ti := newTestInput(JSONFile, map[string]string{"mode": "non-blocking", "max-buffer-size": "1k", "path": filepath.Join(t.TempDir(), "x.log")})
 	p, err := New(ti.Input)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.drv = &slowDriver{driver: p.drv, delay: 50 * time.Millisecond}
-	start := time.Now()
-	cmd := exec.Command("sh", "-c", `i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done`)
+	held := &heldDriver{driver: p.drv, release: make(chan struct{})}
+	p.drv = held
+	// 2000 lines of 1.5 KB: more than the pipe and blocking mode's default
+	// 1 MiB queue hold together.
+	cmd := exec.Command("sh", "-c", `pad=$(printf '%01490d' 0); i=0; while [ $i -lt 2000 ]; do echo "line $i $pad"; i=$((i+1)); done`)
 	cmd.Stdout, cmd.Stderr = p.Stdout(), p.Stderr()
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // the child alone takes milliseconds
+		close(held.release)
+		t.Fatal("the child did not finish while the driver was held: non-blocking mode blocked it")
 	}
-	childTime := time.Since(start)
+	close(held.release)
 	err = p.Close()
 	s := p.Stats()
 	if s.DroppedMessages == 0 || s.Messages+s.DroppedMessages != 2000 || s.DroppedBytes == 0 {
@@ -404,22 +415,19 @@ func TestNonBlockingDrops(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "were not delivered") {
 		t.Fatalf("close: %v", err)
 	}
-	// Blocking would take 2000 lines / (a batch per 50ms): far longer.
-	if childTime > 20*time.Second {
-		t.Errorf("the child took %v: non-blocking mode blocked it", childTime)
-	}
 	if !strings.Contains(ti.diag.String(), "dropped messages") {
 		t.Errorf("diagnostics: %s", ti.diag)
 	}
 }
 
-type slowDriver struct {
+// heldDriver delivers nothing until release is closed, then delivers.
+type heldDriver struct {
 	driver
-	delay time.Duration
+	release chan struct{}
 }
 
-func (d *slowDriver) log(msgs []Message) (int, error) {
-	time.Sleep(d.delay)
+func (d *heldDriver) log(msgs []Message) (int, error) {
+	<-d.release
 	return d.driver.log(msgs)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/internal/kmsfake"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/policy"
 	"github.com/shroud-dev/shroud/sources"
 	"github.com/shroud-dev/shroud/sources/alibaba"
@@ -58,7 +59,7 @@ name = "OLD"
 value_from = "kms:prod/old:::v1"
 `, region, cloud.URL(), region, cloud.Account)
 	path := filepath.Join(t.TempDir(), "shroud.toml")
-	os.WriteFile(path, []byte(config), 0o600)
+	must.Succeed(t, os.WriteFile(path, []byte(config), 0o600))
 	refs, cfg := loadSpec(t, path, "", "")
 	in := inputOf(refs, cfg, "")
 	in.AlibabaAccount = cloud.Account // --account

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/internal/awsfake"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/policy"
 	"github.com/shroud-dev/shroud/sources"
 	awssrc "github.com/shroud-dev/shroud/sources/aws"
@@ -58,7 +59,7 @@ func newAWSWorld(t *testing.T) *awsWorld {
 	creds := fmt.Sprintf("[app]\naws_access_key_id = %s\naws_secret_access_key = %s\n[admin]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
 		appKey, appSecret, awsfake.AccessKeyID, awsfake.SecretAccessKey)
 	credsFile := filepath.Join(dir, "credentials")
-	os.WriteFile(credsFile, []byte(creds), 0o600)
+	must.Succeed(t, os.WriteFile(credsFile, []byte(creds), 0o600))
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL": f.URL(), "AWS_SHARED_CREDENTIALS_FILE": credsFile, "AWS_CONFIG_FILE": "/nonexistent/aws-config",
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": east, "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "",
@@ -111,7 +112,7 @@ name = "LEGACY"
 value_from = "/aws/reference/secretsmanager/prod/legacy"
 `, roleARN, externalID, tls, partial, oldVersion, westDB, awsfake.Account)
 	path := filepath.Join(dir, "shroud.toml")
-	os.WriteFile(path, []byte(config), 0o600)
+	must.Succeed(t, os.WriteFile(path, []byte(config), 0o600))
 	return &awsWorld{fake: f, config: path}
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -95,7 +97,7 @@ func TestGolden(t *testing.T) {
 			}
 			golden := strings.TrimSuffix(path, ".tmpl") + ".golden"
 			if *update {
-				os.WriteFile(golden, got, 0o644)
+				must.Succeed(t, os.WriteFile(golden, got, 0o644))
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/shroud-dev/shroud/child"
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -69,10 +71,10 @@ func (r *recorder) count(res string) int {
 // source directory swapped for another is watched again.
 func TestWatchFilePolicies(t *testing.T) {
 	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "src"), 0o700)
+	must.Succeed(t, os.MkdirAll(filepath.Join(dir, "src"), 0o700))
 	put := func(name, value string) {
 		tmp := filepath.Join(dir, "."+name)
-		os.WriteFile(tmp, []byte(value), 0o600)
+		must.Succeed(t, os.WriteFile(tmp, []byte(value), 0o600))
 		if err := os.Rename(tmp, filepath.Join(dir, "src", name)); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +82,7 @@ func TestWatchFilePolicies(t *testing.T) {
 	put("quiet", "q1")
 	put("loud", "l1-"+canary)
 	cfgPath := filepath.Join(dir, "shroud.toml")
-	os.WriteFile(cfgPath, []byte(`[rotation]
+	must.Succeed(t, os.WriteFile(cfgPath, []byte(`[rotation]
 interval = "0"
 [[files]]
 path = "quiet/out"
@@ -89,7 +91,7 @@ on_change = "none"
 [[files]]
 path = "loud/out"
 value_from = "file:src/loud"
-`), 0o600)
+`), 0o600))
 	cfg, err := config.LoadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -116,11 +118,13 @@ value_from = "file:src/loud"
 	}
 	defer proc.Stop()
 	events := &recorder{}
+	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	watched := make(chan error, 1)
 	go func() {
-		watched <- Watch(ctx, Input{Plan: spec, Resolver: r, Values: vals, Current: m, Notifier: proc, Events: events})
+		watched <- Watch(ctx, Input{Plan: spec, Resolver: r, Values: vals, Current: m, Notifier: proc, Events: events,
+			Log: slog.New(slog.NewTextHandler(logs, nil))})
 	}()
 	await := func(what string, ok func() bool) {
 		t.Helper()
@@ -142,10 +146,11 @@ value_from = "file:src/loud"
 		t.Errorf("loud/out = %q", content("loud/out"))
 	}
 
-	// The source disappears: the file keeps its last good value.
-	os.Remove(filepath.Join(dir, "src", "loud"))
-	await("a failed refresh", func() bool { return events.count("failed") > 0 })
-	time.Sleep(300 * time.Millisecond)
+	// The source disappears: the file keeps its last good value, through
+	// the failed refresh and its retry (each is counted once the loop has
+	// applied it).
+	must.Succeed(t, os.Remove(filepath.Join(dir, "src", "loud")))
+	await("a failed refresh and its retry", func() bool { return events.count("failed") >= 2 })
 	if content("loud/out") != "l2-"+canary || lines() != "start\nHUP\n" {
 		t.Fatalf("after the source vanished: file %q, child %q", content("loud/out"), lines())
 	}
@@ -160,9 +165,9 @@ value_from = "file:src/loud"
 	// from then on (the old watch went with the old directory).
 	src := filepath.Join(dir, "src")
 	next := filepath.Join(dir, "src.next")
-	os.MkdirAll(next, 0o700)
-	os.WriteFile(filepath.Join(next, "quiet"), []byte("q2"), 0o600)
-	os.WriteFile(filepath.Join(next, "loud"), []byte("l4-"+canary), 0o600)
+	must.Succeed(t, os.MkdirAll(next, 0o700))
+	must.Succeed(t, os.WriteFile(filepath.Join(next, "quiet"), []byte("q2"), 0o600))
+	must.Succeed(t, os.WriteFile(filepath.Join(next, "loud"), []byte("l4-"+canary), 0o600))
 	if err := os.Rename(src, src+".old"); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +175,9 @@ value_from = "file:src/loud"
 		t.Fatal(err)
 	}
 	await("the swapped directory's value", func() bool { return strings.Count(lines(), "HUP") == 3 })
-	time.Sleep(2 * rewatchEvery) // the new directory is watched again
+	await("the new directory watched", func() bool {
+		return strings.Contains(logs.String(), `msg="watching the directory of a file: source again" dir=`+src)
+	})
 	put("loud", "l5-"+canary)
 	await("a change inside the new directory", func() bool { return strings.Count(lines(), "HUP") == 4 })
 	if content("loud/out") != "l5-"+canary {

@@ -72,12 +72,11 @@ func TestAppNotifier(t *testing.T) {
 		posts <- r.Method + " " + r.Header.Get("User-Agent") + " " + string(body)
 	}))
 	defer srv.Close()
-	var logs bytes.Buffer
-	lw := &lockedWriter{w: &logs}
+	logs := &logBuffer{}
 	events := &recorder{}
 	n, err := NewAppNotifier(AppOptions{Signal: syscall.SIGUSR1, DefaultSignal: syscall.SIGHUP, Pidfile: pidfile,
 		URL: srv.URL + "/-/reload?token=" + canary, Command: `echo "$SHROUD_EVENT" >> ` + filepath.Join(dir, "cmd"),
-		UserAgent: "shroud/test", Events: events, Log: slog.New(slog.NewTextHandler(lw, nil))})
+		UserAgent: "shroud/test", Events: events, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,22 +108,28 @@ func TestAppNotifier(t *testing.T) {
 		defer events.mu.Unlock()
 		return len(events.notified) == 3
 	})
-	lw.mu.Lock()
 	out := logs.String()
-	lw.mu.Unlock()
 	if !strings.Contains(out, "signal=SIGUSR1") || strings.Contains(out, "SIGHUP") || strings.Contains(out, canary) {
 		t.Errorf("log does not name the signal sent, or shows the URL's token:\n%s", out)
 	}
 }
 
 // lockedWriter serializes writes from the notifier's goroutine.
-type lockedWriter struct {
+// logBuffer keeps a logger's output; the code under test writes it while
+// the test reads it.
+type logBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -224,7 +224,10 @@ value_from = "file:src/secret"
 	}
 	w.watch(t)
 	w.put(t, "src/secret", "v2-"+canary)
-	time.Sleep(100 * time.Millisecond) // within the restart's settle time
+	// The second change comes once the first is applied, while the restart
+	// it asked for settles (restartSettle, 1 s): that window is what the
+	// test is about.
+	w.await(t, "the first change", func() bool { return w.events.count("changed") == 1 })
 	w.put(t, "src/secret", "v3-"+canary)
 	want := "start v1-" + canary + "\nTERM\nstart v3-" + canary + "\n"
 	w.await(t, "one restart with the last value", func() bool { return w.read("rec") == want })

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"debug/buildinfo"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // shroudBin is the binary under test, built once by TestMain.
@@ -124,7 +127,7 @@ func localExample(t *testing.T) string {
 func write(t *testing.T, dir, name, data string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	os.MkdirAll(filepath.Dir(p), 0o755)
+	must.Succeed(t, os.MkdirAll(filepath.Dir(p), 0o755))
 	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -141,12 +144,14 @@ func TestQuickStart(t *testing.T) {
 	if len(cmds) != 2 {
 		t.Fatalf("README Quick start has %d commands, want exactly 2: %q", len(cmds), cmds)
 	}
-	if !strings.Contains(cmds[1], "go test ./...") {
-		t.Errorf("the second Quick start command should run the tests: %q", cmds[1])
+	if cmds[1] != "go test -race ./..." {
+		t.Errorf("the second Quick start command should run the tests under the race detector: %q", cmds[1])
 	}
+	// .ci/run runs it as JSON, for its summary of failures and skips.
 	ci, err := os.ReadFile(filepath.Join(repoRoot, ".ci", "run"))
-	if err != nil || !strings.Contains(string(ci), "\n"+cmds[1]+"\n") {
-		t.Errorf(".ci/run must run the README's test command %q exactly", cmds[1])
+	asJSON := strings.TrimSuffix(cmds[1], " ./...") + " -json ./... | go run .ci/testsummary.go"
+	if err != nil || !strings.Contains(string(ci), "\n"+asJSON+"\n") {
+		t.Errorf(".ci/run must run the README's test command %q, as %q", cmds[1], asJSON)
 	}
 	// The command writes the example's files into the checkout, as it does
 	// for a reader; leave the checkout as it was found.
@@ -451,9 +456,34 @@ func TestBinaryIsStatic(t *testing.T) {
 	}
 }
 
+// TestVersion: a release build prints the version the Makefile stamps
+// into it (-X main.version); any other build prints its module's version
+// from its build info, or "devel" when it has none.
 func TestVersion(t *testing.T) {
-	r := shroud(t, t.TempDir(), nil, "version")
-	if r.code != 0 || strings.TrimSpace(r.stdout) == "" {
-		t.Fatalf("version: %+v", r)
-	}
+	t.Run("release build", func(t *testing.T) {
+		bin := filepath.Join(t.TempDir(), "shroud")
+		build := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-X main.version=v1.2.3-test", "-o", bin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building: %v\n%s", err, out)
+		}
+		out, err := exec.Command(bin, "version").Output()
+		if err != nil || string(out) != "v1.2.3-test\n" {
+			t.Fatalf("version: %q, %v; want v1.2.3-test", out, err)
+		}
+	})
+	t.Run("other builds", func(t *testing.T) {
+		info, err := buildinfo.ReadFile(shroudBin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := info.Main.Version
+		if want == "" || want == "(devel)" {
+			want = "devel"
+		}
+		r := shroud(t, t.TempDir(), nil, "version")
+		if r.code != 0 || r.stdout != want+"\n" {
+			t.Fatalf("version: exit %d, %q; want %q", r.code, r.stdout, want)
+		}
+	})
 }

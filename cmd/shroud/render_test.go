@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 // TestRenderTemplates renders the local example's templated DSN and .env
@@ -60,7 +62,7 @@ func TestRenderTemplates(t *testing.T) {
 	}
 
 	// run writes the rendered files before it execs.
-	os.RemoveAll(filepath.Join(dir, "run"))
+	must.Succeed(t, os.RemoveAll(filepath.Join(dir, "run")))
 	r = shroud(t, dir, nil, "run", "--config", "shroud.toml", "--", "sh", "-c", "cat run/database.url")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "postgres://app:") {
 		t.Fatalf("run: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
@@ -115,9 +117,9 @@ owner = "app"
 
 	// Problems found when rendering: a missing key in a template, a
 	// missing file, a symbolic link inside files_root.
-	os.MkdirAll(filepath.Join(dir, "elsewhere"), 0o700)
-	os.MkdirAll(filepath.Join(dir, "out"), 0o700)
-	os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "out", "linked"))
+	must.Succeed(t, os.MkdirAll(filepath.Join(dir, "elsewhere"), 0o700))
+	must.Succeed(t, os.MkdirAll(filepath.Join(dir, "out"), 0o700))
+	must.Succeed(t, os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "out", "linked")))
 	write(t, dir, "bad-values.toml", `files_root = "out"
 
 [[files]]
@@ -185,13 +187,13 @@ func TestRenderOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o777)
-	os.Chmod(filepath.Dir(shroudBin), 0o755)
+	must.Succeed(t, os.Chmod(dir, 0o777))
+	must.Succeed(t, os.Chmod(filepath.Dir(shroudBin), 0o755))
 	write(t, dir, "pw", "canary-e2e-Vb5nR8")
-	os.Chmod(filepath.Join(dir, "pw"), 0o644)
+	must.Succeed(t, os.Chmod(filepath.Join(dir, "pw"), 0o644))
 	write(t, dir, "give.toml", "[[files]]\npath = \"out/pw\"\nvalue_from = \"file:pw\"\nowner = \"65534:65534\"\nmode = \"0400\"\n")
 	write(t, dir, "take.toml", "[[files]]\npath = \"out2/pw\"\nvalue_from = \"file:pw\"\nowner = \"0:0\"\n")
-	os.Chmod(filepath.Join(dir, "take.toml"), 0o644)
+	must.Succeed(t, os.Chmod(filepath.Join(dir, "take.toml"), 0o644))
 
 	r := shroud(t, dir, nil, "render", "--config", "give.toml")
 	if r.code != 0 {

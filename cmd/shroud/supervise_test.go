@@ -24,17 +24,36 @@ import (
 // test binary in a child mode, see child_test.go, or sh) and send real
 // signals.
 
-// started is a shroud process the test did not wait for yet.
+// started is a shroud process the test did not wait for yet. Its stderr
+// may be read while it runs.
 type started struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
+}
+
+// lockedBuffer is a buffer one goroutine writes while another reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startShroud(t *testing.T, env []string, args ...string) *started {
 	t.Helper()
 	cmd := exec.Command(shroudBin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=/home/test"}, env...)
-	s := &started{cmd: cmd, stderr: &bytes.Buffer{}}
+	s := &started{cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = s.stderr
 	// A grandchild left running may hold the stderr pipe: once shroud has
 	// exited, stop waiting for its end.
@@ -191,7 +210,7 @@ func TestSuperviseForwardsSignals(t *testing.T) {
 func TestSuperviseDoesNotForwardURG(t *testing.T) {
 	rec := filepath.Join(t.TempDir(), "rec")
 	s := startShroud(t, []string{"REC=" + rec}, "run", "--supervise", "--", "sh", "-c",
-		`trap 'echo URG >> "$REC"' URG; trap 'echo USR1 >> "$REC"' USR1; echo ready > "$REC"; while :; do sleep 0.05; done`)
+		`trap 'echo URG >> "$REC"' URG; trap 'echo WINCH >> "$REC"' WINCH; echo ready > "$REC"; while :; do sleep 0.05; done`)
 	awaitLine := func(line string) {
 		t.Helper()
 		waitFor(t, line, func() bool {
@@ -201,9 +220,11 @@ func TestSuperviseDoesNotForwardURG(t *testing.T) {
 	}
 	awaitLine("ready")
 	s.signal(t, unix.SIGURG)
-	s.signal(t, unix.SIGUSR1) // a marker behind it
-	awaitLine("USR1")
-	time.Sleep(200 * time.Millisecond)
+	// A marker behind it, with a higher number: pending signals are taken,
+	// and a shell runs their traps, lowest number first, so a forwarded
+	// SIGURG (23) would be recorded before SIGWINCH (28).
+	s.signal(t, unix.SIGWINCH)
+	awaitLine("WINCH")
 	if data, _ := os.ReadFile(rec); strings.Contains(string(data), "URG") {
 		t.Errorf("the child got SIGURG:\n%s", data)
 	}
@@ -319,7 +340,10 @@ func TestSupervisePID1Reaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		if strings.Contains(string(out), "Operation not permitted") {
-			t.Skipf("cannot make a PID namespace here (needs root or CAP_SYS_ADMIN): %s", out)
+			// Not a failure of shroud: the kernel refused the namespace
+			// (unshare needs CAP_SYS_ADMIN, which a container's default
+			// profile withholds even from root).
+			t.Skipf("cannot make a PID namespace here, so shroud cannot be PID 1: unshare needs CAP_SYS_ADMIN; it said: %s", strings.TrimSpace(string(out)))
 		}
 		return strings.TrimSpace(string(out)), code
 	}
@@ -370,7 +394,7 @@ func TestSuperviseOwnBrokenPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	s := &started{cmd: cmd, stderr: &bytes.Buffer{}}
+	s := &started{cmd: cmd, stderr: &lockedBuffer{}}
 	awaitChild(t, rec, "the child", anyRecord)
 	r.Close() // every line shroud writes from now on meets a broken pipe
 	for _, sig := range []syscall.Signal{unix.SIGUSR1, unix.SIGHUP, unix.SIGPIPE, unix.SIGUSR2} {

@@ -67,6 +67,7 @@ type Server struct {
 	keys       map[string]*accessKey         // AccessKey ID -> key
 	nonces     map[string]bool
 	calls      map[string]int
+	arrived    map[string][]time.Time
 	denied     map[string]bool // region+"/"+name, or "action:"+Action
 	throttle   int             // next KMS calls answered Rejected.Throttling
 	failures   []int           // next KMS calls answered with these 5xx codes
@@ -119,6 +120,7 @@ func New(region string) (*Server, error) {
 		keys:       map[string]*accessKey{},
 		nonces:     map[string]bool{},
 		calls:      map[string]int{},
+		arrived:    map[string][]time.Time{},
 		denied:     map[string]bool{},
 		oidcRoles:  map[string]string{},
 		oidcTokens: map[string]bool{},
@@ -336,6 +338,14 @@ func (s *Server) Calls(kind string) int {
 	return s.calls[kind]
 }
 
+// CallTimes returns when each request of one kind (as Calls counts them)
+// arrived, in order: tests measure the waits between retries with it.
+func (s *Server) CallTimes(kind string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.arrived[kind])
+}
+
 // PutOption adjusts a new secret version.
 type PutOption func(*putOptions)
 
@@ -417,6 +427,7 @@ func (s *Server) Put(region, name string, value []byte, opts ...PutOption) strin
 func (s *Server) count(kind string) {
 	s.mu.Lock()
 	s.calls[kind]++
+	s.arrived[kind] = append(s.arrived[kind], time.Now())
 	s.mu.Unlock()
 }
 

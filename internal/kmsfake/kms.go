@@ -19,8 +19,11 @@ type apiError struct {
 	message string
 }
 
-func (s *Server) handler(region string) http.Handler {
+func (s *Server) handler(listenerRegion string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Each request decides its own region: a proxied request names the
+		// listener it goes to, and must not change the region of the next.
+		region := listenerRegion
 		if r.Method == http.MethodConnect {
 			s.connect(w, r)
 			return

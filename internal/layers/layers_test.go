@@ -32,7 +32,7 @@ var above = map[string][]string{
 }
 
 // fakes are test code: never part of the shipped binary.
-var fakes = []string{"internal/awsfake", "internal/kmsfake", "internal/settest", "internal/proctest"}
+var fakes = []string{"internal/awsfake", "internal/kmsfake", "internal/settest", "internal/proctest", "internal/must"}
 
 // deps returns the module's own packages (by path within the module, test
 // files aside) with every package of the module each imports, directly or

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Content is file name's content in generation gen: a header and a trailer
@@ -58,8 +59,9 @@ type Report struct {
 }
 
 // Read reads the set names of dir in a loop, both ways, until stop
-// exists, then once more, and returns what it saw.
-func Read(dir string, names []string, marker, stop string) Report {
+// exists, then once more, and returns what it saw. It creates ready once it
+// has read its first set, so that a test rotates while it reads.
+func Read(dir string, names []string, marker, stop, ready string) Report {
 	r := Report{FirstGen: -1}
 	last := -1
 	bad := func(format string, args ...any) {
@@ -112,6 +114,9 @@ func Read(dir string, names []string, marker, stop string) Report {
 			r.LastGen = g
 		}
 		r.Sets++
+		if r.Sets == 1 {
+			os.WriteFile(ready, nil, 0o600)
+		}
 		// Each file by its path: whole, whatever its generation.
 		pathGens := map[int]bool{}
 		for _, name := range names {
@@ -139,12 +144,29 @@ func Read(dir string, names []string, marker, stop string) Report {
 // (comma-separated) until SETTEST_STOP exists and prints the Report as
 // JSON on w.
 func Main(w io.Writer) int {
-	r := Read(os.Getenv("SETTEST_DIR"), strings.Split(os.Getenv("SETTEST_NAMES"), ","), os.Getenv("SETTEST_MARKER"), os.Getenv("SETTEST_STOP"))
+	stop := os.Getenv("SETTEST_STOP")
+	r := Read(os.Getenv("SETTEST_DIR"), strings.Split(os.Getenv("SETTEST_NAMES"), ","), os.Getenv("SETTEST_MARKER"), stop, readyFile(stop))
 	json.NewEncoder(w).Encode(r)
 	return 0
 }
 
-// Env is the environment of a reader process.
+// Env is the environment of a reader process that stops once stop exists.
 func Env(dir string, names []string, marker, stop string) []string {
 	return []string{"SETTEST_DIR=" + dir, "SETTEST_NAMES=" + strings.Join(names, ","), "SETTEST_MARKER=" + marker, "SETTEST_STOP=" + stop}
+}
+
+// readyFile is the file a reader process given stop creates once reading.
+func readyFile(stop string) string { return stop + ".ready" }
+
+// AwaitReader waits until the reader process given stop has read its first
+// set, or until within has passed.
+func AwaitReader(stop string, within time.Duration) error {
+	for deadline := time.Now().Add(within); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(readyFile(stop)); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the reader read no set within %v", within)
+		}
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shroud-dev/shroud/internal/must"
 )
 
 const (
@@ -60,11 +62,11 @@ func TestRRSATokenFileRotation(t *testing.T) {
 			cloud.AcceptOIDCToken(second)
 			src := newSource(Options{Credentials: tc.creds})
 
-			os.WriteFile(tokenFile, []byte(first), 0o600)
+			must.Succeed(t, os.WriteFile(tokenFile, []byte(first), 0o600))
 			if v, err := fetchOne(t, src, "kms:rrsa/db"); err != nil || v != canary {
 				t.Fatalf("first fetch: %q %v", v, err)
 			}
-			os.WriteFile(tokenFile, []byte(second), 0o600)
+			must.Succeed(t, os.WriteFile(tokenFile, []byte(second), 0o600))
 			if v, err := fetchOne(t, src, "kms:rrsa/db"); err != nil || v != canary {
 				t.Fatalf("second fetch: %q %v", v, err)
 			}
@@ -84,7 +86,7 @@ func TestRRSAErrors(t *testing.T) {
 	}
 	// A token STS refuses.
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte("jwt-unknown"), 0o600)
+	must.Succeed(t, os.WriteFile(tokenFile, []byte("jwt-unknown"), 0o600))
 	t.Setenv("ALIBABA_CLOUD_ROLE_ARN", roleARN)
 	t.Setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", providerARN)
 	t.Setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", tokenFile)
@@ -134,10 +136,30 @@ func TestRAMRoleARN(t *testing.T) {
 	}
 }
 
+// TestAssumeRoleWrongKey: STS checks AssumeRole's signature (RPC,
+// HMAC-SHA1) against the AccessKey's secret; a wrong secret gets no role
+// credentials, and so no secret.
+func TestAssumeRoleWrongKey(t *testing.T) {
+	envKeys(t)
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-"+akSec)
+	cloud.Put(home, "assume/wrong", []byte(canary))
+	cloud.AddRole(roleARN)
+	before := cloud.Calls("AssumeRole")
+	src := newSource(Options{Credentials: Credentials{Type: "ram_role_arn", RoleARN: roleARN, STSEndpoint: stsHost(t)}})
+	v, err := fetchOne(t, src, "kms:assume/wrong")
+	var credErr *CredentialError
+	if !errors.As(err, &credErr) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") || v != "" {
+		t.Fatalf("value %q, err = %v; want STS's SignatureDoesNotMatch", v, err)
+	}
+	if cloud.Calls("AssumeRole") == before {
+		t.Fatal("AssumeRole was not called")
+	}
+}
+
 func TestProfileAndSTS(t *testing.T) {
 	cloud.Put(home, "profile/db", []byte(canary))
 	file := filepath.Join(t.TempDir(), "credentials")
-	os.WriteFile(file, []byte("[default]\ntype = access_key\naccess_key_id = nope\naccess_key_secret = nope\n\n[reader]\ntype = access_key\naccess_key_id = "+akID+"\naccess_key_secret = "+akSec+"\n"), 0o600)
+	must.Succeed(t, os.WriteFile(file, []byte("[default]\ntype = access_key\naccess_key_id = nope\naccess_key_secret = nope\n\n[reader]\ntype = access_key\naccess_key_id = "+akID+"\naccess_key_secret = "+akSec+"\n"), 0o600))
 	t.Setenv("ALIBABA_CLOUD_CREDENTIALS_FILE", file)
 	if v, err := fetchOne(t, newSource(Options{Credentials: Credentials{Type: "profile", Profile: "reader"}}), "kms:profile/db"); err != nil || v != canary {
 		t.Fatalf("profile: %q %v", v, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"github.com/shroud-dev/shroud/internal/kmsfake"
+	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -74,20 +75,46 @@ func envKeys(t *testing.T) {
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", akSec)
 }
 
-// newSource reads both test regions from the fake, without backoff waits.
-func newSource(opts Options) *Source {
+// newSource reads both test regions from the shared fake, without backoff
+// waits.
+func newSource(opts Options) *Source { return sourceOn(cloud, opts) }
+
+// sourceOn reads both test regions from fake, without backoff waits.
+func sourceOn(fake *kmsfake.Server, opts Options) *Source {
 	if opts.Region == "" {
 		opts.Region = home
 	}
 	if opts.Endpoint == "" {
-		opts.Endpoint = cloud.URL()
+		opts.Endpoint = fake.URL()
 	}
 	if opts.Endpoints == nil {
-		opts.Endpoints = map[string]string{away: cloud.RegionURL(away)}
+		opts.Endpoints = map[string]string{away: fake.RegionURL(away)}
 	}
 	s := New(opts)
 	s.backoff = func(int) time.Duration { return 0 }
 	return s
+}
+
+// ownCloud is a fake for one test that counts calls, expects version ids or
+// denies an action: no other test, nor an earlier run of the same test
+// (-count), leaves anything in it. The SDK sends every KMS request through
+// the proxy, which routes only to the shared cloud, so the new fake's
+// endpoints are exempt from it (tea reads NO_PROXY on every request).
+// Only the credential chain's fixed addresses need the shared cloud.
+func ownCloud(t *testing.T) *kmsfake.Server {
+	t.Helper()
+	fake, err := kmsfake.New(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	fake.AddAccessKey(akID, akSec)
+	var direct []string
+	for _, u := range []string{fake.URL(), fake.RegionURL(away)} {
+		direct = append(direct, strings.TrimPrefix(u, "http://"))
+	}
+	t.Setenv("NO_PROXY", strings.Join(direct, ","))
+	return fake
 }
 
 func parse(t *testing.T, refs ...string) []sources.Ref {
@@ -119,6 +146,7 @@ func noLeak(t *testing.T, err error) {
 
 func TestFetchReferenceForms(t *testing.T) {
 	envKeys(t)
+	cloud := ownCloud(t)
 	db := "fetch/db"
 	v1 := cloud.Put(home, db, []byte(`{"AccountName":"app_a","AccountPassword":"`+canary+`-a"}`), kmsfake.WithType(kmsfake.TypeRds, "DoubleUsers"))
 	v2 := cloud.Put(home, db, []byte(`{"AccountName":"app_b","AccountPassword":"`+canary+`-b","port":5432}`))
@@ -149,7 +177,7 @@ func TestFetchReferenceForms(t *testing.T) {
 		refs[i] = tt.ref
 	}
 	before := cloud.Calls("GetSecretValue")
-	res, err := resolve(t, newSource(Options{}), refs...)
+	res, err := resolve(t, sourceOn(cloud, Options{}), refs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +195,7 @@ func TestFetchReferenceForms(t *testing.T) {
 
 func TestFetchErrors(t *testing.T) {
 	envKeys(t)
+	cloud := ownCloud(t)
 	cloud.Put(home, "err/ok", []byte(`{"a":"`+canary+`"}`))
 	cloud.Put(home, "err/denied", []byte(canary))
 	cloud.Deny(home, "err/denied")
@@ -174,7 +203,7 @@ func TestFetchErrors(t *testing.T) {
 	cloud.Put(home, "acs/ecs/i-fits/root", []byte(`{"UserName":"root","PrivateKey":"`+strings.Repeat("k", 30000)+`"}`), kmsfake.WithType(kmsfake.TypeECS, "SSHKey"))
 	cloud.Put(away, "err/elsewhere", []byte(canary))
 
-	res, err := resolve(t, newSource(Options{}),
+	res, err := resolve(t, sourceOn(cloud, Options{}),
 		"kms:err/missing", "kms:err/elsewhere", "kms:err/ok:b", "kms:err/ok::ACSPrevious", "kms:err/ok:a::v9",
 		"kms:err/denied", "kms:acs/ecs/i-big/root", "kms:acs/ecs/i-fits/root:UserName",
 		"acs:kms:"+away+":999999999999:secret/err/elsewhere")
@@ -256,14 +285,54 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 	}
 }
 
-func TestFullJitter(t *testing.T) {
-	for attempt := 1; attempt <= 12; attempt++ {
-		ceiling := min(100*time.Millisecond<<attempt, 5*time.Second)
-		for range 50 {
-			if d := fullJitter(attempt); d < 0 || d > ceiling {
-				t.Fatalf("fullJitter(%d) = %v, want within [0, %v]", attempt, d, ceiling)
+// TestRetriesWaitWithJitter measures the waits between the attempts of a
+// throttled call at the fake: each is a random time up to
+// 100ms·2^attempt (full jitter), so they add up to far more than the round
+// trips alone, and two calls do not wait alike.
+func TestRetriesWaitWithJitter(t *testing.T) {
+	envKeys(t)
+	cloud := ownCloud(t)
+	cloud.Put(home, "jitter/x", []byte("v"))
+	src := New(Options{Region: home, Endpoint: cloud.URL()}) // the real backoff
+	const retries = 3
+	var gaps [2][retries]time.Duration
+	for run := range gaps {
+		before := len(cloud.CallTimes("GetSecretValue"))
+		cloud.ThrottleNext(retries)
+		if v, err := fetchOne(t, src, "kms:jitter/x"); err != nil || v != "v" {
+			t.Fatalf("%q %v", v, err)
+		}
+		at := cloud.CallTimes("GetSecretValue")[before:]
+		if len(at) != retries+1 {
+			t.Fatalf("%d attempts, want %d", len(at), retries+1)
+		}
+		for i := range retries {
+			gaps[run][i] = at[i+1].Sub(at[i])
+		}
+	}
+	t.Logf("waits between attempts: %v", gaps)
+	var total time.Duration
+	same := true
+	for i := range retries {
+		ceiling := 100 * time.Millisecond << (i + 1)
+		for run := range gaps {
+			total += gaps[run][i]
+			// Generous: a loaded machine adds to every wait.
+			if gaps[run][i] > ceiling+2*time.Second {
+				t.Errorf("wait before retry %d: %v, over its ceiling %v", i+1, gaps[run][i], ceiling)
 			}
 		}
+		same = same && (gaps[0][i]-gaps[1][i]).Abs() < 5*time.Millisecond
+	}
+	// The waits are uniform on [0, 200ms], [0, 400ms], [0, 800ms], twice:
+	// 1.4 s on average, under 150 ms with a probability of about 4e-6.
+	if total < 150*time.Millisecond {
+		t.Errorf("the six waits add up to %v: retries are not backing off", total)
+	}
+	// Without jitter the same attempt would wait the same time in both
+	// calls (a probability of about 2e-5 with it).
+	if same {
+		t.Errorf("both calls waited alike %v: no jitter", gaps)
 	}
 }
 
@@ -292,9 +361,10 @@ func TestDeadline(t *testing.T) {
 
 func TestVersions(t *testing.T) {
 	envKeys(t)
+	cloud := ownCloud(t)
 	name := "versions/db"
 	v1 := cloud.Put(home, name, []byte(canary))
-	src := newSource(Options{})
+	src := sourceOn(cloud, Options{})
 	refs := parse(t, "kms:"+name, "kms:"+name+"::ACSPrevious", "kms:"+name+":::"+v1, "kms:versions/none")
 	check := func(wantCurrent, wantPrevious string) {
 		t.Helper()
@@ -380,7 +450,7 @@ func TestInstanceCA(t *testing.T) {
 		t.Fatalf("result = %+v", res[0])
 	}
 	other := filepath.Join(dir, "other.pem")
-	os.WriteFile(other, []byte("not a certificate"), 0o600)
+	must.Succeed(t, os.WriteFile(other, []byte("not a certificate"), 0o600))
 	res = newSource(Options{Endpoint: cloud.TLSURL(), CAFile: other}).Fetch(context.Background(), parse(t, "kms:tls/x"))
 	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "holds no PEM certificate") {
 		t.Fatalf("err = %v", res[0].Err)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,14 +163,25 @@ func TestSSMBatchesOfTen(t *testing.T) {
 			t.Errorf("%s = %q", refs[i], got)
 		}
 	}
-	if n := f.Count("AmazonSSM.GetParameters", ""); n != 3 {
-		t.Errorf("25 names: %d GetParameters calls, want 3", n)
+	// Full batches of ten, the rest in one: fewer would be more calls in a
+	// larger config, more would be refused by SSM.
+	if got := batchSizes(f, "AmazonSSM.GetParameters"); !slices.Equal(got, []int{10, 10, 5}) {
+		t.Errorf("25 names: GetParameters calls of %v names, want [10 10 5]", got)
 	}
+}
+
+// batchSizes are the sizes of the calls of api in the fake's log, largest
+// first.
+func batchSizes(f *awsfake.Fake, api string) []int {
+	var sizes []int
 	for _, c := range f.Calls() {
-		if c.Size > 10 {
-			t.Errorf("a call asked for %d names", c.Size)
+		if c.API == api {
+			sizes = append(sizes, c.Size)
 		}
 	}
+	slices.Sort(sizes)
+	slices.Reverse(sizes)
+	return sizes
 }
 
 // TestRegionsInParallel: one group per region, the groups at once.
@@ -240,6 +252,9 @@ func TestSecretsManager45InOneRound(t *testing.T) {
 	counts := f.Counts()
 	if counts["secretsmanager.BatchGetSecretValue"] != 3 || len(counts) != 1 {
 		t.Errorf("calls = %v, want 3 BatchGetSecretValue only", counts)
+	}
+	if got := batchSizes(f, "secretsmanager.BatchGetSecretValue"); !slices.Equal(got, []int{20, 20, 5}) {
+		t.Errorf("45 secrets: BatchGetSecretValue calls of %v ids, want [20 20 5]", got)
 	}
 	if n := f.MaxInFlight("secretsmanager.BatchGetSecretValue"); n != 3 {
 		t.Errorf("%d batch calls in flight at once, want 3", n)
@@ -465,6 +480,55 @@ func TestServerErrorsFailClearly(t *testing.T) {
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("took %v, past the deadline", d)
+	}
+}
+
+// TestRetriesWaitWithJitter measures, at the fake, the waits between the
+// attempts of a call that keeps failing with 5xx: each is a random time up
+// to 50ms·2^(retry-1) (full jitter), so they add up to far more than the
+// client's own time between an answer and its next request, and two calls
+// do not wait alike.
+func TestRetriesWaitWithJitter(t *testing.T) {
+	f := newFake(t)
+	f.PutParameter("us-east-1", "/x", awsfake.String, "v")
+	f.SetFaults("", awsfake.Faults{ServerErrFraction: 1})
+	const attempts = 6
+	var gaps [2][attempts - 1]time.Duration
+	for run := range gaps {
+		f.Reset()
+		if _, err := resolve(t, resolver(awssrc.Options{MaxAttempts: attempts}), "/x"); err == nil {
+			t.Fatal("no error")
+		}
+		calls := f.Calls()
+		if len(calls) != attempts {
+			t.Fatalf("%d attempts, want %d", len(calls), attempts)
+		}
+		for i := range attempts - 1 {
+			gaps[run][i] = calls[i+1].Start.Sub(calls[i].End)
+		}
+	}
+	t.Logf("waits between attempts: %v", gaps)
+	var total time.Duration
+	same := true
+	for i := range attempts - 1 {
+		ceiling := 50 * time.Millisecond << i
+		for run := range gaps {
+			total += gaps[run][i]
+			// Generous: a loaded machine adds to every wait.
+			if gaps[run][i] > ceiling+2*time.Second {
+				t.Errorf("wait before retry %d: %v, over its ceiling %v", i+1, gaps[run][i], ceiling)
+			}
+		}
+		same = same && (gaps[0][i]-gaps[1][i]).Abs() < 5*time.Millisecond
+	}
+	// Uniform on [0, 50ms] ... [0, 800ms], twice: 1.55 s on average, under
+	// 80 ms with a probability far below 1e-6.
+	if total < 80*time.Millisecond {
+		t.Errorf("the waits add up to %v: retries are not backing off", total)
+	}
+	// Without jitter the same retry would wait the same time in both calls.
+	if same {
+		t.Errorf("both calls waited alike %v: no jitter", gaps)
 	}
 }
 
