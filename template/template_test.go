@@ -221,9 +221,9 @@ func TestRenderKeepsBytes(t *testing.T) {
 func TestFunctions(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{indentOf(4, "a\n\nb\r\nc"), "    a\n\n    b\r\n    c"},
-		{strings.Join(must(lines("a\r\nb\n\nc")), "|"), "a|b||c"},
-		{fmt.Sprint(len(must(lines("")))), "0"},
-		{must(urlEncode("aZ09-._~ /?#[]@!$&'()*+,;=%é")), "aZ09-._~%20%2F%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B%2C%3B%3D%25%C3%A9"},
+		{strings.Join(noErr(lines("a\r\nb\n\nc")), "|"), "a|b||c"},
+		{fmt.Sprint(len(noErr(lines("")))), "0"},
+		{noErr(urlEncode("aZ09-._~ /?#[]@!$&'()*+,;=%é")), "aZ09-._~%20%2F%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B%2C%3B%3D%25%C3%A9"},
 	} {
 		if tt.in != tt.want {
 			t.Errorf("got %q, want %q", tt.in, tt.want)
@@ -241,7 +241,7 @@ func indentOf(n int, s string) string {
 	return out
 }
 
-func must[T any](v T, err error) T {
+func noErr[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}
