@@ -729,13 +729,20 @@ value_from = "file:src/token"
 	waitFor(t, "the first render", func() bool { data, _ := os.ReadFile(token); return string(data) == rotCanaries[0] })
 	replaceFile(t, filepath.Join(dir, "src", "token"), rotCanaries[1])
 	waitFor(t, "the first notice", func() bool { return len(posted.all()) == 1 })
-	for _, v := range rotCanaries[2:4] {
+	signalled := func() float64 {
+		_, body := get(t, "GET", addr, "/metrics")
+		return metric(body, `shroud_policy_actions_total{policy="signal",result="ok"}`)
+	}
+	for i, v := range rotCanaries[2:4] {
 		replaceFile(t, filepath.Join(dir, "src", "token"), v)
 		start := time.Now()
 		waitFor(t, "a rotation while the application is busy", func() bool { data, _ := os.ReadFile(token); return string(data) == v })
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("a rotation took %v to reach the file while a notice was pending", took)
 		}
+		// The file is written before the loop asks for the notice: wait for
+		// that too, or the ask could come after the release below.
+		waitFor(t, "the notice asked for", func() bool { return signalled() >= float64(2+i) })
 	}
 	if n := len(posted.all()); n != 1 {
 		t.Fatalf("%d notices while the first was pending, want 1 (notices do not overlap)", n)

@@ -448,11 +448,16 @@ func TestPID1SupervisesByDefault(t *testing.T) {
 	run := func(extra ...string) (code int, took time.Duration, out string) {
 		argv := append([]string{"--pid", "--fork", "--mount-proc", shroudBin, "run"}, extra...)
 		cmd := exec.Command(unshare, append(argv, "--", sleep, "60")...)
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
+		outFile, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer outFile.Close()
+		cmd.Stdout, cmd.Stderr = outFile, outFile // a file: no copying goroutine to race with
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		output := func() string { data, _ := os.ReadFile(outFile.Name()); return string(data) }
 		defer cmd.Process.Kill()
 		// PID 1 of the namespace is unshare's child; wait until its child,
 		// sleep, runs (or, with --exec, until it is sleep itself).
@@ -460,10 +465,10 @@ func TestPID1SupervisesByDefault(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for ; ; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("no sleep started: %s", buf.String())
+				t.Fatalf("no sleep started: %s", output())
 			}
-			if strings.Contains(buf.String(), "Operation not permitted") {
-				t.Skipf("cannot make a PID namespace here (needs root or CAP_SYS_ADMIN): %s", buf.String())
+			if out := output(); strings.Contains(out, "Operation not permitted") {
+				t.Skipf("cannot make a PID namespace here (needs root or CAP_SYS_ADMIN): %s", out)
 			}
 			kids := proctest.Children(cmd.Process.Pid)
 			if len(kids) != 1 {
@@ -483,13 +488,13 @@ func TestPID1SupervisesByDefault(t *testing.T) {
 		case err := <-done:
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
-				return ee.ExitCode(), time.Since(start), buf.String()
+				return ee.ExitCode(), time.Since(start), output()
 			}
-			return 0, time.Since(start), buf.String()
+			return 0, time.Since(start), output()
 		case <-time.After(2 * time.Second):
 			syscall.Kill(pid1, syscall.SIGKILL) // the namespace ends with its PID 1
 			<-done
-			return -1, time.Since(start), buf.String()
+			return -1, time.Since(start), output()
 		}
 	}
 	if code, took, out := run(); code != 143 || took > time.Second {

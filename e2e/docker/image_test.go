@@ -162,9 +162,13 @@ func zombies(t *testing.T, name string) (zombies []string, processes int) {
 func TestImageOrphans(t *testing.T) {
 	requireDocker(t)
 	name := startImage(t, nil, "sh", "-c", orphansScript+"; sleep 1000")
-	time.Sleep(1500 * time.Millisecond)
-	// shroud and sleep (which sh may have become), and sh.
-	if z, n := zombies(t, name); len(z) > 0 || n > 3 {
+	// Until the orphans have all ended: then only shroud, sh and sleep
+	// run, and any zombie left is one shroud did not reap.
+	z, n := zombies(t, name)
+	for deadline := time.Now().Add(30 * time.Second); n > 3 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		z, n = zombies(t, name)
+	}
+	if len(z) > 0 || n > 3 {
 		t.Errorf("with shroud as PID 1: %d processes, zombies %v; want shroud, sh and sleep only", n, z)
 	}
 	if top := mustDocker(t, "top", name); strings.Count(top, "\n") > 4 {
@@ -173,8 +177,11 @@ func TestImageOrphans(t *testing.T) {
 	stopTime(t, name, 10)
 
 	control := startImage(t, []string{"--entrypoint", "/bin/busybox"}, "sh", "-c", orphansScript+"; exec sleep 1000")
-	time.Sleep(1500 * time.Millisecond)
-	if z, _ := zombies(t, control); len(z) < 200 {
+	z, _ = zombies(t, control)
+	for deadline := time.Now().Add(30 * time.Second); len(z) < 200 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		z, _ = zombies(t, control)
+	}
+	if len(z) < 200 {
 		t.Errorf("with sleep as PID 1: %d zombies, want the 200 orphans: the check does not see zombies", len(z))
 	}
 	mustDocker(t, "kill", control)
