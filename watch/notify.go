@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/shroud-dev/shroud/child"
+	"github.com/shroud-dev/shroud/config"
 )
 
 // notifyTimeout bounds one HTTP notification and one notify command.
@@ -58,15 +59,26 @@ type AppNotifier struct {
 	pending bool // and another was asked for since it started
 }
 
-// NewAppNotifier checks opts; its errors name the sidecar's flags.
+// NewAppNotifier checks opts (as Check does) and returns their notifier.
 func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
+	if err := opts.Check(); err != nil {
+		return nil, err
+	}
 	if opts.Events == nil {
 		opts.Events = NoEvents{}
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	n := &AppNotifier{opts: opts, client: &http.Client{Timeout: notifyTimeout}}
+	if !opts.signals() && opts.URL == "" && opts.Command == "" {
+		opts.Log.Warn("no --notify-* flag: files are kept fresh, and the application is not told")
+	}
+	return &AppNotifier{opts: opts, client: &http.Client{Timeout: notifyTimeout}}, nil
+}
+
+// Check reports what is wrong with opts, as a *config.UsageError naming
+// the sidecar's flags, before anything is read or written.
+func (opts AppOptions) Check() error {
 	targets := 0
 	for _, set := range []bool{opts.Pid != 0, opts.Pidfile != "", opts.Process != ""} {
 		if set {
@@ -75,22 +87,24 @@ func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
 	}
 	switch {
 	case targets > 1:
-		return nil, errors.New("give one of --notify-pid, --notify-pidfile and --notify-process")
+		return config.Usagef("give one of --notify-pid, --notify-pidfile and --notify-process")
 	case opts.Pid < 0 || opts.Pid == 1:
-		return nil, fmt.Errorf("--notify-pid %d: want the application's pid (not 1, the pod's pause process or an init)", opts.Pid)
+		return config.Usagef("--notify-pid %d: want the application's pid (not 1, the pod's pause process or an init)", opts.Pid)
 	case opts.Signal != 0 && targets == 0:
-		return nil, errors.New("--notify-signal needs a process to signal: --notify-pid, --notify-pidfile or --notify-process")
+		return config.Usagef("--notify-signal needs a process to signal: --notify-pid, --notify-pidfile or --notify-process")
 	}
 	if opts.URL != "" {
 		u, err := url.Parse(opts.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--notify-url %q: want an http:// or https:// URL", opts.URL)
+			return config.Usagef("--notify-url %q: want an http:// or https:// URL", opts.URL)
 		}
 	}
-	if targets == 0 && opts.URL == "" && opts.Command == "" {
-		opts.Log.Warn("no --notify-* flag: files are kept fresh, and the application is not told")
-	}
-	return n, nil
+	return nil
+}
+
+// signals reports whether a process is to be signalled.
+func (opts AppOptions) signals() bool {
+	return opts.Pid != 0 || opts.Pidfile != "" || opts.Process != ""
 }
 
 // Signal notifies the application in every way given; sig is the watch
@@ -135,7 +149,7 @@ func (n *AppNotifier) Signal(sig syscall.Signal) error {
 func (n *AppNotifier) notify(sig syscall.Signal) error {
 	var errs *multierror.Error
 	o := n.opts
-	if o.Pid != 0 || o.Pidfile != "" || o.Process != "" {
+	if o.signals() {
 		err := n.signal(sig)
 		o.Events.Notified("signal", err)
 		errs = multierror.Append(errs, err)
