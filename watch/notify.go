@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,33 +224,72 @@ func parsePid(path string, data []byte) (int, error) {
 	return pid, nil
 }
 
-// findProcesses lists the processes named name: by their command name (the
-// kernel keeps 15 bytes of it) or the base name of their argv[0]. shroud
-// itself is never one.
+// findProcesses lists the processes named name (by their command name,
+// of which the kernel keeps 15 bytes, or the base name of their argv[0])
+// whose parent is not also one: the master of a server that forks workers
+// under its own name (nginx, Apache httpd, gunicorn, php-fpm), which
+// reloads them itself and whose workers ignore or die of its reload
+// signal. shroud itself is never one.
 func findProcesses(name string) []int {
 	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
-	var pids []int
+	named := map[int]int{} // pid -> parent pid
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+		if err != nil || pid == self || !processNamed(e.Name(), name) {
 			continue
 		}
-		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err != nil {
-			continue
+		if ppid, ok := parentPid(e.Name()); ok {
+			named[pid] = ppid
 		}
-		match := strings.TrimSuffix(string(comm), "\n") == name
-		if !match {
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-			match = len(argv0) > 0 && filepath.Base(string(argv0)) == name
-		}
-		if match {
+	}
+	var pids []int
+	for pid, ppid := range named {
+		if _, forked := named[ppid]; !forked {
 			pids = append(pids, pid)
 		}
 	}
+	slices.Sort(pids)
 	return pids
+}
+
+// processNamed reports whether the process pid (a /proc entry) is named
+// name.
+func processNamed(pid, name string) bool {
+	comm, err := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+	if err != nil {
+		return false
+	}
+	if strings.TrimSuffix(string(comm), "\n") == name {
+		return true
+	}
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+	return len(argv0) > 0 && filepath.Base(string(argv0)) == name
+}
+
+// parentPid reads the parent of process pid from /proc/PID/stat: the
+// field after the state, which follows the command name in parentheses
+// (a name may hold spaces and parentheses itself, so the last ")" ends it).
+func parentPid(pid string) (int, bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return 0, false
+	}
+	return statParent(stat)
+}
+
+func statParent(stat []byte) (int, bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
 }
 
 // notice is the body of --notify-url: what happened, never a value.

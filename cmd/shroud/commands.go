@@ -90,7 +90,7 @@ func sidecarCommand() *cli.Command {
 			&cli.StringFlag{Name: "notify-signal", Usage: "signal `SIG` to send (default: [rotation] signal, SIGHUP)"},
 			&cli.IntFlag{Name: "notify-pid", Usage: "send the signal to `PID`"},
 			&cli.StringFlag{Name: "notify-pidfile", TakesFile: true, Usage: "send the signal to the pid written in `FILE`, read at each notification"},
-			&cli.StringFlag{Name: "notify-process", Usage: "send the signal to every process whose command `NAME` matches, found in /proc"},
+			&cli.StringFlag{Name: "notify-process", Usage: "send the signal to the processes named `NAME` in /proc whose parent is not (a server's master, not its workers)"},
 			&cli.StringFlag{Name: "notify-url", Usage: "POST a JSON notice to `URL`"},
 			&cli.StringFlag{Name: "notify-command", Usage: "run `CMD` with sh -c"},
 		}, adminFlags()...),
