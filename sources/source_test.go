@@ -212,3 +212,14 @@ func TestResolverUnavailableBackend(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorIsOneLine: a backend message over several lines (as an SDK
+// dumps its fields) still makes one line per reference.
+func TestErrorIsOneLine(t *testing.T) {
+	ref, _ := Parse("kms:prod/db")
+	err := &Error{Ref: ref, Region: "cn-hangzhou", Err: errors.New("SDKError:\n   StatusCode: 500\r\n   Code: InternalFailure\n")}
+	want := `reference "kms:prod/db" (kms, cn-hangzhou): SDKError: StatusCode: 500 Code: InternalFailure`
+	if got := err.Error(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
