@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+
+	"github.com/shroud-dev/shroud/internal/plural"
 )
 
 // CallError is a failed AWS call, reduced to what a person needs to fix it:
@@ -95,7 +97,7 @@ func (s *Session) describe(ctx context.Context, op string, err error, failed int
 		}
 		if last != nil {
 			ce.Code = apiCode(last)
-			ce.Message += fmt.Sprintf(" (%d attempts failed, the last with: %s)", failed, shortCause(s, last))
+			ce.Message += fmt.Sprintf(" (%s failed, the last with: %s)", plural.Count(failed, "attempt"), shortCause(s, last))
 		}
 		return ce
 	}
