@@ -99,14 +99,16 @@ func TestKeyErrorsNeverShowValues(t *testing.T) {
 	writeFile(t, dir, "bad.json", `{"a": "`+canary+`"`)
 	writeFile(t, dir, "ok.json", `{"a": "`+canary+`", "b": 1}`)
 	writeFile(t, dir, "bad.toml", "a = \""+canary+"\"\nb = = 1\n")
+	writeFile(t, dir, "table.toml", "[a\nb = \""+canary+"\"\n") // the decoder puts the error on line 2
 	writeFile(t, dir, "x.txt", canary)
 	cases := map[string]string{
-		"list.json#a": "not a JSON object",
-		"bad.json#a":  "not a JSON object",
-		"ok.json#c":   `key "c" not found; the json object has keys "a", "b"`,
-		"bad.toml#a":  "not valid TOML (line 2)",
-		"x.txt#a":     "needs a .json, .env or .toml file",
-		"nope.json#a": "does not exist",
+		"list.json#a":  "not a JSON object",
+		"bad.json#a":   "not a JSON object",
+		"ok.json#c":    `key "c" not found; the json object has keys "a", "b"`,
+		"bad.toml#a":   "not valid TOML (line 2)",
+		"table.toml#b": "not valid TOML (line 1)",
+		"x.txt#a":      "needs a .json, .env or .toml file",
+		"nope.json#a":  "does not exist",
 	}
 	r := NewResolver()
 	for name, want := range cases {
