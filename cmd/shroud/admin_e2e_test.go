@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -169,4 +170,40 @@ func TestBuildInfoMetric(t *testing.T) {
 	}
 	s.signal(t, unix.SIGTERM)
 	s.wait(t)
+}
+
+// TestJSONLogHasNoNull: every JSON log line of a rotation is an object
+// whose attributes hold values: nothing is written as null (the "secrets
+// changed" line wrote "env":null when only files changed).
+func TestJSONLogHasNoNull(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "src/token", "canary-e2e-Vb5nR8")
+	write(t, dir, "shroud.toml", "[rotation]\ninterval = \"0\"\n[[files]]\npath = \"out/token\"\nvalue_from = \"file:src/token\"\n")
+	s := startShroud(t, nil, "sidecar", "--log-format", "json", "--config", filepath.Join(dir, "shroud.toml"))
+	awaitLog := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(s.stderr.String(), what); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %q:\n%s", what, s.stderr)
+			}
+		}
+	}
+	awaitLog("files rendered: ready")
+	replaceFile(t, filepath.Join(dir, "src", "token"), "canary-e2e-Vb5nR8-2")
+	awaitLog("secrets changed")
+	s.signal(t, unix.SIGTERM)
+	s.wait(t)
+	for _, line := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("not a JSON line: %q", line)
+			continue
+		}
+		for k, v := range rec {
+			if v == nil {
+				t.Errorf("%q is null in %s", k, line)
+			}
+		}
+	}
+	noCanary(t, "sidecar log", s.stderr.String())
 }
