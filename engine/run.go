@@ -78,7 +78,8 @@ func prepare(ctx context.Context, in RunInput) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{plan: inject.NewPlan(cfg), resolver: newResolver(cfg)}
+	p := &prepared{resolver: newResolver(cfg)}
+	p.plan = newPlan(cfg, p.resolver)
 	if in.Admin.Listen != "" { // checked before anything is written
 		if _, err := admin.ParseAddress(in.Admin.Listen); err != nil {
 			return nil, err

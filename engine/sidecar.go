@@ -42,7 +42,8 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 		slog.Warn("[[secrets]] and [[env_from]] bindings are ignored by shroud sidecar: there is no child to give env vars to",
 			"count", len(cfg.Env)+len(cfg.EnvFrom))
 	}
-	plan := inject.NewPlan(cfg.FilesOnly())
+	resolver := newResolver(cfg)
+	plan := newPlan(cfg.FilesOnly(), resolver)
 	var metrics *admin.Metrics
 	in.Notify.Events = watch.NoEvents{}
 	if in.Admin.Listen != "" {
@@ -62,7 +63,6 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	resolver := newResolver(cfg)
 	vals, m, err := firstRender(ctx, plan, resolver)
 	if err != nil {
 		return child.ExitProblems, err

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,41 @@ func TestErrorIsOneLine(t *testing.T) {
 	want := `reference "kms:prod/db" (kms, cn-hangzhou): SDKError: StatusCode: 500 Code: InternalFailure`
 	if got := err.Error(); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// planner plans one call per object, in the object's region.
+type planner struct{ FileSource }
+
+func (planner) PlanCalls(objects []Ref) []PlannedCall {
+	var calls []PlannedCall
+	for _, o := range objects {
+		calls = CountCalls(calls, o.Region, "Get", 1)
+	}
+	return calls
+}
+
+// TestResolverPlan: per backend in order of first use, references, the
+// distinct objects they read, and a Planner's calls by region; nothing is
+// fetched.
+func TestResolverPlan(t *testing.T) {
+	r := NewResolver()
+	r.Register(KMS, planner{})
+	var refs []Ref
+	for _, s := range []string{"file:a.json#x", "acs:kms:cn-hangzhou:1:secret/a:k1", "acs:kms:cn-hangzhou:1:secret/a:k2",
+		"file:a.json#y", "acs:kms:cn-shanghai:1:secret/b", "env:HOME", "acs:kms:cn-hangzhou:1:secret/c"} {
+		refs = append(refs, mustParse(t, s))
+	}
+	got := r.Plan(refs)
+	want := []Planned{
+		{Backend: File, References: 2, Objects: 1},
+		{Backend: KMS, References: 4, Objects: 3, Calls: []PlannedCall{{"cn-hangzhou", "Get", 2}, {"cn-shanghai", "Get", 1}}},
+		{Backend: Env, References: 1, Objects: 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Plan =\n%v\nwant\n%v", got, want)
+	}
+	if s := got[1].CallsString(); s != "2 Get in cn-hangzhou, 1 Get in cn-shanghai" {
+		t.Errorf("CallsString = %q", s)
 	}
 }
