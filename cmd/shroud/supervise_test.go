@@ -25,14 +25,32 @@ import (
 // started is a shroud process the test did not wait for yet.
 type started struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+}
+
+// syncBuffer is a buffer a test may read while the process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startShroud(t *testing.T, env []string, args ...string) *started {
 	t.Helper()
 	cmd := exec.Command(shroudBin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=/home/test"}, env...)
-	s := &started{cmd: cmd, stderr: &bytes.Buffer{}}
+	s := &started{cmd: cmd, stderr: &syncBuffer{}}
 	cmd.Stderr = s.stderr
 	// A grandchild left running may hold the stderr pipe: once shroud has
 	// exited, stop waiting for its end.
@@ -368,7 +386,7 @@ func TestSuperviseOwnBrokenPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	s := &started{cmd: cmd, stderr: &bytes.Buffer{}}
+	s := &started{cmd: cmd, stderr: &syncBuffer{}}
 	awaitChild(t, rec, "the child", anyRecord)
 	r.Close() // every line shroud writes from now on meets a broken pipe
 	for _, sig := range []syscall.Signal{unix.SIGUSR1, unix.SIGHUP, unix.SIGPIPE, unix.SIGUSR2} {
