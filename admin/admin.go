@@ -209,9 +209,9 @@ func NewMetrics(version string) *Metrics {
 	r := &promtext.Registry{}
 	r.RegisterProcess()
 	// The convention of Prometheus's own *_build_info: a gauge of 1 whose
-	// labels say what runs.
+	// labels say what runs, in the order client_golang writes them.
 	r.Gauge("shroud_build_info", "A metric with a constant '1' value labeled by the version of shroud and of Go that built it.",
-		"version", "goversion").Set(1, version, runtime.Version())
+		"goversion", "version").Set(1, runtime.Version(), version)
 	return &Metrics{
 		reg: r,
 		refreshes: r.Counter("shroud_refreshes_total",

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -94,22 +95,37 @@ func TestRefreshLoopbackOnly(t *testing.T) {
 	}
 }
 
-// TestBuildInfo: shroud_build_info{version,goversion} 1, as Prometheus's
-// own *_build_info metrics are, read with Prometheus's parser.
+// TestBuildInfo: shroud_build_info{goversion,version} 1, as Prometheus's
+// own *_build_info metrics are (labels in client_golang's order), read
+// with Prometheus's parser.
 func TestBuildInfo(t *testing.T) {
 	m := NewMetrics("v1.2.3")
 	w := httptest.NewRecorder()
 	m.reg.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	want := fmt.Sprintf(`shroud_build_info{version="v1.2.3",goversion=%q} 1`, runtime.Version())
+	// What the client library writes for the same gauge, line for line.
+	theirs := prometheus.NewRegistry()
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shroud_build_info",
+		Help: "A metric with a constant '1' value labeled by the version of shroud and of Go that built it."}, []string{"version", "goversion"})
+	g.WithLabelValues("v1.2.3", runtime.Version()).Set(1)
+	theirs.MustRegister(g)
+	var text strings.Builder
+	mfs, _ := theirs.Gather()
+	expfmt.NewEncoder(&text, expfmt.NewFormat(expfmt.TypeTextPlain)).Encode(mfs[0])
+	for _, want := range strings.Split(strings.TrimSpace(text.String()), "\n") {
+		if !slices.Contains(strings.Split(w.Body.String(), "\n"), want) {
+			t.Errorf("no line %s (client_golang's) in:\n%s", want, w.Body)
+		}
+	}
+	want := fmt.Sprintf(`shroud_build_info{goversion=%q,version="v1.2.3"} 1`, runtime.Version())
 	if !slices.Contains(strings.Split(w.Body.String(), "\n"), want) {
 		t.Fatalf("no line %s in:\n%s", want, w.Body)
 	}
 	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(w.Body.String()))
+	parsed, err := p.TextToMetricFamilies(strings.NewReader(w.Body.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bi := mfs["shroud_build_info"]
+	bi := parsed["shroud_build_info"]
 	if bi.GetType() != dto.MetricType_GAUGE || len(bi.Metric) != 1 || bi.Metric[0].GetGauge().GetValue() != 1 {
 		t.Errorf("shroud_build_info = %v", bi)
 	}

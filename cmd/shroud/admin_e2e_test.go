@@ -164,7 +164,7 @@ func nonLoopbackIP(t *testing.T) string {
 func TestBuildInfoMetric(t *testing.T) {
 	s, _, addr := adminSidecar(t, "0")
 	_, body := get(t, "GET", addr, "/metrics")
-	want := fmt.Sprintf(`shroud_build_info{version=%q,goversion=%q} 1`, strings.TrimSpace(shroud(t, t.TempDir(), nil, "version").stdout), runtime.Version())
+	want := fmt.Sprintf(`shroud_build_info{goversion=%q,version=%q} 1`, runtime.Version(), strings.TrimSpace(shroud(t, t.TempDir(), nil, "version").stdout))
 	if !strings.Contains(body, want+"\n") {
 		t.Errorf("no %s in /metrics:\n%s", want, body)
 	}
