@@ -212,3 +212,26 @@ func TestStatParent(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStatParent: /proc/PID/stat holds a command name any process may set
+// (spaces and parentheses included); whatever it holds, the parent is the
+// field after the state that follows the last ")", or nothing.
+func FuzzStatParent(f *testing.F) {
+	for _, s := range []string{"42 (nginx) S 1 42", "44 (a) b (c) R 7 44", "", ")", "1 () S -1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, stat []byte) {
+		ppid, ok := statParent(stat)
+		if !ok {
+			return
+		}
+		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+		fields := strings.Fields(string(rest))
+		if len(fields) < 2 || fields[1] == "" {
+			t.Fatalf("statParent(%q) = %d from fields %q", stat, ppid, fields)
+		}
+		if n, err := strconv.Atoi(fields[1]); err != nil || n != ppid {
+			t.Fatalf("statParent(%q) = %d, the field after the state is %q", stat, ppid, fields[1])
+		}
+	})
+}
