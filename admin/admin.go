@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -42,10 +43,22 @@ func ParseAddress(s string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(n)), nil
 }
 
+// Options configure the admin listener.
+type Options struct {
+	// Listen is --listen, checked by ParseAddress; "" means no listener.
+	Listen string
+	// RemoteRefresh serves POST /refresh to every client; without it, to
+	// loopback clients only. The GET endpoints serve every client.
+	RemoteRefresh bool
+	// Version is shroud's version, for shroud_build_info.
+	Version string
+}
+
 // Server is the admin listener: liveness, readiness, Prometheus metrics and
 // a way to ask for a refresh now.
 type Server struct {
 	metrics *Metrics
+	remote  bool // POST /refresh from any client
 	ready   atomic.Bool
 	refresh chan struct{}
 	// watching is set while a watch loop reads refresh.
@@ -54,15 +67,45 @@ type Server struct {
 	addr     net.Addr
 }
 
-// Start listens on addr (checked by ParseAddress) and serves in the
-// background. A nil *Server (no --listen) accepts every call and does
-// nothing.
-func Start(addr string, m *Metrics) (*Server, error) {
+// Start listens on opts.Listen and serves in the background, reporting to
+// m (new metrics when nil). Without a listen address it returns nil: a nil
+// *Server accepts every call and does nothing.
+func Start(opts Options, m *Metrics) (*Server, error) {
+	if opts.Listen == "" {
+		return nil, nil
+	}
+	addr, err := ParseAddress(opts.Listen)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
 	}
-	a := &Server{metrics: m, refresh: make(chan struct{}, 1), addr: ln.Addr()}
+	if m == nil {
+		m = NewMetrics(opts.Version)
+	}
+	a := &Server{metrics: m, remote: opts.RemoteRefresh, refresh: make(chan struct{}, 1), addr: ln.Addr()}
+	a.srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("admin listener stopped", "error", err)
+		}
+	}()
+	reach := "this host only (a port alone binds 127.0.0.1)"
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+		reach = "the network; POST /refresh from loopback only"
+		if opts.RemoteRefresh {
+			reach = "the network, POST /refresh too (--remote-refresh)"
+		}
+	}
+	slog.Info("admin listener: /healthz /readyz /metrics POST /refresh", "address", ln.Addr().String(), "reachable_from", reach)
+	return a, nil
+}
+
+// handler serves the endpoints.
+func (a *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -72,28 +115,42 @@ func Start(addr string, m *Metrics) (*Server, error) {
 		}
 		io.WriteString(w, "ready\n")
 	})
-	mux.Handle("GET /metrics", m.reg)
-	mux.HandleFunc("POST /refresh", func(w http.ResponseWriter, r *http.Request) {
-		if !a.watching.Load() {
-			http.Error(w, "rotation is off: nothing is watched (add a [rotation] table to the config)", http.StatusConflict)
-			return
-		}
-		select {
-		case a.refresh <- struct{}{}:
-		default: // one is pending already
-		}
-		w.WriteHeader(http.StatusAccepted)
-		io.WriteString(w, "refresh requested\n")
-	})
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
-		ErrorLog: log.New(io.Discard, "", 0)}
-	go func() {
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			slog.Error("admin listener stopped", "error", err)
-		}
-	}()
-	slog.Info("admin listener", "address", ln.Addr().String())
-	return a, nil
+	mux.Handle("GET /metrics", a.metrics.reg)
+	mux.HandleFunc("POST /refresh", a.postRefresh)
+	return mux
+}
+
+// postRefresh asks the watch loop to check every backend now. It changes
+// state, so only loopback clients may, unless RemoteRefresh; and requests
+// coalesce: one is pending at most, and the watch loop spaces the checks
+// they cause (watch.MinRefreshSpacing), so a flood of POSTs costs the
+// backends a few calls.
+func (a *Server) postRefresh(w http.ResponseWriter, r *http.Request) {
+	if !a.remote && !loopback(r.RemoteAddr) {
+		http.Error(w, "POST /refresh is served to loopback clients only; start shroud with --remote-refresh to allow others", http.StatusForbidden)
+		return
+	}
+	if !a.watching.Load() {
+		http.Error(w, "rotation is off: nothing is watched (add a [rotation] table to the config)", http.StatusConflict)
+		return
+	}
+	select {
+	case a.refresh <- struct{}{}:
+	default: // one is pending already
+	}
+	w.WriteHeader(http.StatusAccepted)
+	io.WriteString(w, "refresh requested\n")
+}
+
+// loopback reports whether a client's address (host:port) is on this
+// host's loopback interface.
+func loopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // SetReady marks the first render done.
@@ -146,11 +203,15 @@ type Metrics struct {
 
 var _ watch.Events = (*Metrics)(nil)
 
-// NewMetrics registers shroud's metrics and the standard process and Go
-// ones.
-func NewMetrics() *Metrics {
+// NewMetrics registers shroud's metrics, shroud_build_info for version,
+// and the standard process and Go ones.
+func NewMetrics(version string) *Metrics {
 	r := &promtext.Registry{}
 	r.RegisterProcess()
+	// The convention of Prometheus's own *_build_info: a gauge of 1 whose
+	// labels say what runs, in the order client_golang writes them.
+	r.Gauge("shroud_build_info", "A metric with a constant '1' value labeled by the version of shroud and of Go that built it.",
+		"goversion", "version").Set(1, runtime.Version(), version)
 	return &Metrics{
 		reg: r,
 		refreshes: r.Counter("shroud_refreshes_total",

@@ -81,20 +81,28 @@ func Exec(argv []string, env []string) error {
 }
 
 // startError maps an execve failure to the status a shell would report.
+// Its message names the program once: by name, and by the path found in
+// PATH when that differs ("./app: no such file", "app: /usr/bin/app: ...").
 func startError(name, path string, err error) error {
+	fail := func(code int, err error) error {
+		if path != name {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+		return &StartError{Name: name, Code: code, Err: err}
+	}
 	switch {
 	case errors.Is(err, syscall.ENOENT):
 		if _, statErr := os.Stat(path); statErr == nil {
 			// The file exists: its #! interpreter does not.
-			return &StartError{Name: name, Code: ExitNotExecutable, Err: fmt.Errorf("%s: bad interpreter in its #! line: %w", path, fs.ErrNotExist)}
+			return fail(ExitNotExecutable, fmt.Errorf("bad interpreter in its #! line: %w", fs.ErrNotExist))
 		}
-		return &StartError{Name: name, Code: ExitNotFound, Err: fmt.Errorf("%s: no such file", path)}
+		return fail(ExitNotFound, errors.New("no such file"))
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EISDIR):
-		return &StartError{Name: name, Code: ExitNotExecutable, Err: fmt.Errorf("%s: permission denied (not an executable file)", path)}
+		return fail(ExitNotExecutable, errors.New("permission denied (not an executable file)"))
 	case errors.Is(err, syscall.ENOEXEC):
-		return &StartError{Name: name, Code: ExitNotExecutable, Err: fmt.Errorf("%s: exec format error (a script needs a #! line)", path)}
+		return fail(ExitNotExecutable, errors.New("exec format error (a script needs a #! line)"))
 	}
-	return &StartError{Name: name, Code: ExitNotExecutable, Err: fmt.Errorf("%s: %w", path, err)}
+	return fail(ExitNotExecutable, err)
 }
 
 func lookupEnv(env []string, name string) (string, bool) {

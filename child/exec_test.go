@@ -87,6 +87,11 @@ func TestExec(t *testing.T) {
 		if code != tt.code || !strings.Contains(stderr, tt.msg) {
 			t.Errorf("%v: code=%d stderr=%q, want %d and %q", tt.argv, code, stderr, tt.code, tt.msg)
 		}
+		// A path is named once ("./app: no such file", not "./app: ./app:
+		// no such file"); a name found in PATH is followed by the path.
+		if n := strings.Count(stderr, tt.argv[0]); n != 1 && strings.Contains(tt.argv[0], "/") {
+			t.Errorf("%v: %q names it %d times", tt.argv, stderr, n)
+		}
 	}
 }
 

@@ -126,7 +126,7 @@ func (c *Config) With(in Input) (*Config, error) {
 			cfg.Log = ecs.log
 		}
 	} else if in.Container != "" {
-		return nil, fmt.Errorf("--container needs --ecs-task-definition")
+		return nil, Usagef("--container needs --ecs-task-definition")
 	}
 	errs = multierror.Append(errs, b.flags(in.Secrets))
 	if err := ListErrors(errs); err != nil {

@@ -30,3 +30,16 @@ func FormatErrors(es []error) string {
 	}
 	return b.String()
 }
+
+// UsageError is a problem with how shroud was invoked, such as flags that
+// need each other, rather than with the config: the command line is wrong,
+// and shroud exits as for a usage error.
+type UsageError struct{ Err error }
+
+// Usagef returns a *UsageError.
+func Usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }

@@ -83,11 +83,7 @@ func ParseFile(path string, data []byte) (*Config, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			msg := perr.Message
-			if perr.Usage != "" {
-				msg += "\n" + perr.Usage
-			}
-			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, msg)
+			return nil, syntaxError(path, data, perr)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -98,6 +94,18 @@ func ParseFile(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// syntaxError reports a TOML error in one line: the file, the line of the
+// offending byte, and the message. The line comes from the byte offset:
+// the decoder counts an unexpected newline, such as the end of "[aws", on
+// the line after it.
+func syntaxError(path string, data []byte, perr toml.ParseError) error {
+	start := min(max(perr.Position.Start, 0), len(data))
+	line := 1 + bytes.Count(data[:start], []byte("\n"))
+	msg := strings.Join(strings.Fields(perr.Message+" "+perr.Usage), " ")
+	text, _, _ := bytes.Cut(data[bytes.LastIndexByte(data[:start], '\n')+1:], []byte("\n"))
+	return fmt.Errorf("%s:%d: %s%s", path, line, msg, modeHint(string(text)))
 }
 
 // builder turns a decoded file into a Config, checking every value once

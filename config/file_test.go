@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 func parse(t *testing.T, text string) (*Config, error) {
@@ -125,14 +128,26 @@ value_from = "arn:aws:s3:::bucket/key"
 	}
 }
 
+// TestConfigSyntaxError: a TOML error is one line naming the line of the
+// offending byte, even when that byte is a newline (the decoder counts it
+// on the next line); a mode written as a number gets the quoted fix.
 func TestConfigSyntaxError(t *testing.T) {
-	_, err := parse(t, "region = \"us-east-1\"\n[[secrets]]\nname = DB\n")
-	if err == nil || !strings.HasPrefix(err.Error(), "/etc/shroud/shroud.toml:3: ") {
-		t.Fatalf("err = %v", err)
-	}
-	_, err = parse(t, "[[files]]\npath = \"/a\"\nvalue_from = \"sm:a\"\nmode = 0400\n")
-	if err == nil || !strings.Contains(err.Error(), "shroud.toml:4") {
-		t.Fatalf("err = %v, want the line of the integer mode", err)
+	const file = "[[files]]\npath = \"/a\"\nvalue_from = \"sm:a\"\n"
+	for text, want := range map[string]string{
+		"[aws\nregion = \"x\"\n":                           `shroud.toml:1: expected '.' or ']' to end table name, but got '\n' instead`,
+		"region = \"us-east-1\"\n[[secrets]]\nname = DB\n": `shroud.toml:3: expected value but found "DB" instead`,
+		"region = \"us-east-1\nx = 1\n":                    `shroud.toml:1: strings cannot contain newlines`,
+		"a = 1\n\nb = \n":                                  `shroud.toml:3: expected value but found '\n' instead`,
+		file + "mode = 400\n":                              `shroud.toml:4: mode is the number 400, not octal text; write the mode as a quoted string: mode = "0400"`,
+		file + "mode = 640 # rw-r-----\n":                  `shroud.toml:4: mode is the number 640, not octal text; write the mode as a quoted string: mode = "0640"`,
+		file + "mode = 0o600\n":                            `shroud.toml:4: mode is the number 384, not octal text; write the mode as a quoted string: mode = "0600"`,
+		file + "mode = 0400\n":                             `shroud.toml:4: Invalid integer "0400": cannot have leading zeroes; write the mode as a quoted string: mode = "0400"`,
+		file + "mode = true\n":                             `shroud.toml:4: mode is a bool, not octal text; write the mode as a quoted string: mode = "0400"`,
+	} {
+		_, err := parse(t, text)
+		if err == nil || err.Error() != "/etc/shroud/"+want {
+			t.Errorf("%q:\n got  %v\n want /etc/shroud/%s", text, err, want)
+		}
 	}
 }
 
@@ -154,8 +169,9 @@ func TestConfigExampleFilesLoad(t *testing.T) {
 	}
 }
 
-// FuzzParseConfig checks that no input panics the loader and that accepted
-// configs give a valid Spec.
+// FuzzParseConfig checks that no input panics the loader, that a single
+// problem is reported in one line, and that accepted configs give a valid
+// Spec.
 func FuzzParseConfig(f *testing.F) {
 	for _, path := range []string{"../config.example.toml", "../examples/local/shroud.toml"} {
 		if data, err := os.ReadFile(path); err == nil {
@@ -164,12 +180,16 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Add([]byte("[[secrets]]\nname = \"A\"\nvalue_from = \"sm:a\"\n[[files]]\npath = \"x\"\nvalue_from = \"file:y#k\"\nmode = \"0600\"\n"))
 	f.Add([]byte("region = \"us-east-1\"\n[x]\ny = 1\n"))
+	f.Add([]byte("[aws\n[[files]]\npath = \"x\"\nvalue_from = \"file:y\"\nmode = 400\n"))
 	f.Add([]byte("[aws]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\ntimeout = \"3s\"\n[[env_from]]\npath = \"/a/\"\nprefix = \"A_\"\n[[env_from]]\nvalue_from = \"sm:x\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseFile("/cfg/shroud.toml", data)
 		if err != nil {
 			if cfg != nil {
 				t.Fatal("config returned with an error")
+			}
+			if !errors.As(err, new(*multierror.Error)) && strings.Contains(err.Error(), "\n") {
+				t.Fatalf("one problem over several lines: %q", err)
 			}
 			return
 		}

@@ -29,7 +29,7 @@ type rawFileOut struct {
 	Format       string            `toml:"format"`
 	Values       map[string]string `toml:"values"`
 	// Mode is octal text such as "0400", the default.
-	Mode string `toml:"mode"`
+	Mode modeText `toml:"mode"`
 	// Owner is "UID:GID".
 	Owner string `toml:"owner"`
 	// OnChange overrides [rotation] on_change for this file.
@@ -133,7 +133,7 @@ func (b *builder) files(raw *rawFile, md toml.MetaData) []File {
 	written := map[string]string{}
 	for i, f := range raw.Files {
 		at := b.entry("files", i)
-		file := File{Path: b.resolvePath(f.Path), Mode: b.fileMode(f.Mode, at), Root: root, Format: Raw, Origin: at}
+		file := File{Path: b.resolvePath(f.Path), Mode: b.fileMode(string(f.Mode), at), Root: root, Format: Raw, Origin: at}
 		b.filePlace(f, file.Path, root, at, written)
 		if f.Owner != "" {
 			owner, err := parseOwner(f.Owner)
@@ -175,6 +175,38 @@ func (b *builder) filePlace(f rawFileOut, abs, root, at string, written map[stri
 	} else {
 		written[abs] = at
 	}
+}
+
+// modeText is a file mode as the config writes it: octal text. A TOML
+// integer is refused (syntaxError adds the fix): mode = 400 would be four
+// hundred, not the octal 0400 it looks like.
+type modeText string
+
+func (m *modeText) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*m = modeText(v)
+		return nil
+	case int64:
+		return fmt.Errorf("mode is the number %d, not octal text", v)
+	}
+	return fmt.Errorf("mode is a %T, not octal text", v)
+}
+
+// modeHint is the fix for a mode written as a TOML value other than a
+// string, from the text of its line: the same digits, quoted.
+func modeHint(line string) string {
+	key, value, _ := strings.Cut(line, "=")
+	if strings.TrimSpace(key) != "mode" {
+		return ""
+	}
+	value, _, _ = strings.Cut(value, "#")
+	digits := strings.TrimLeft(strings.TrimPrefix(strings.TrimSpace(value), "0o"), "0")
+	quoted := `"0400"`
+	if digits != "" && len(digits) <= 3 && strings.Trim(digits, "01234567") == "" {
+		quoted = `"0` + strings.Repeat("0", 3-len(digits)) + digits + `"`
+	}
+	return "; write the mode as a quoted string: mode = " + quoted
 }
 
 // fileMode reads an octal permission such as "0400"; empty means the

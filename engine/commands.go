@@ -20,8 +20,9 @@ func Render(ctx context.Context, in config.Input, dryRun bool) (inject.Result, e
 	if err != nil {
 		return inject.Result{}, err
 	}
-	plan := inject.NewPlan(cfg.FilesOnly())
-	_, m, err := materialize(ctx, plan, newResolver(cfg))
+	resolver := newResolver(cfg)
+	plan := newPlan(cfg.FilesOnly(), resolver)
+	_, m, err := materialize(ctx, plan, resolver)
 	if err != nil {
 		return inject.Result{}, err
 	}
@@ -64,8 +65,8 @@ func Check(ctx context.Context, in config.Input, permissions bool) (CheckResult,
 	if err != nil {
 		return CheckResult{}, err
 	}
-	plan := inject.NewPlan(cfg)
 	resolver := newResolver(cfg)
+	plan := newPlan(cfg, resolver)
 	vals, err := plan.Resolve(ctx, resolver)
 	res := CheckResult{Rows: table(plan, vals)}
 	if permissions {

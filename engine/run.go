@@ -31,8 +31,8 @@ type RunInput struct {
 	// also sends signals to the child's process group. Exec forces the
 	// fast path even where shroud would supervise by default (as PID 1).
 	Supervise, SignalGroup, Exec bool
-	// Listen is --listen: the admin listener's address, or "".
-	Listen string
+	// Admin is the admin listener (--listen), if any.
+	Admin  admin.Options
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -46,7 +46,7 @@ type RunInput struct {
 // before the child started.
 func Run(ctx context.Context, in RunInput) (int, error) {
 	if len(in.Argv) == 0 {
-		return child.ExitFailure, errors.New("no command to run: give one after --, e.g. shroud run --config shroud.toml -- ./server")
+		return child.ExitFailure, config.Usagef("no command to run: give one after --, e.g. shroud run --config shroud.toml -- ./server")
 	}
 	p, err := prepare(ctx, in)
 	if err != nil {
@@ -78,9 +78,10 @@ func prepare(ctx context.Context, in RunInput) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{plan: inject.NewPlan(cfg), resolver: newResolver(cfg)}
-	if in.Listen != "" { // checked before anything is written
-		if _, err := admin.ParseAddress(in.Listen); err != nil {
+	p := &prepared{resolver: newResolver(cfg)}
+	p.plan = newPlan(cfg, p.resolver)
+	if in.Admin.Listen != "" { // checked before anything is written
+		if _, err := admin.ParseAddress(in.Admin.Listen); err != nil {
 			return nil, err
 		}
 	}
@@ -114,13 +115,13 @@ func prepare(ctx context.Context, in RunInput) (*prepared, error) {
 // and a log pipeline that carries the child's output (a driver, masking).
 func (p *prepared) supervised(in RunInput) bool {
 	pid1 := os.Getpid() == 1 && !in.Exec
-	return in.Supervise || in.SignalGroup || pid1 || in.Listen != "" || p.rotating || !p.logs.Direct()
+	return in.Supervise || in.SignalGroup || pid1 || in.Admin.Listen != "" || p.rotating || !p.logs.Direct()
 }
 
 // supervise runs the child as its parent until it ends, keeping its
 // secrets current when rotation is on.
 func (p *prepared) supervise(ctx context.Context, in RunInput) (int, error) {
-	adm, err := startAdmin(in.Listen, nil)
+	adm, err := admin.Start(in.Admin, nil)
 	if err != nil {
 		p.logs.Close()
 		return child.ExitFailure, err

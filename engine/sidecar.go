@@ -21,7 +21,8 @@ import (
 // SidecarInput configures Sidecar.
 type SidecarInput struct {
 	Config config.Input
-	Listen string
+	// Admin is the admin listener (--listen), if any.
+	Admin admin.Options
 	// Notify says how the application is told of a change.
 	Notify watch.AppOptions
 }
@@ -30,6 +31,9 @@ type SidecarInput struct {
 // application of every change, until ctx ends or SIGTERM or SIGINT comes.
 // It returns the status shroud exits with and what to report, if anything.
 func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
+	if err := in.Notify.Check(); err != nil { // the flags first: nothing read yet
+		return child.ExitUsage, err
+	}
 	cfg, err := config.Load(in.Config)
 	if err != nil {
 		return child.ExitProblems, err
@@ -38,11 +42,12 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 		slog.Warn("[[secrets]] and [[env_from]] bindings are ignored by shroud sidecar: there is no child to give env vars to",
 			"count", len(cfg.Env)+len(cfg.EnvFrom))
 	}
-	plan := inject.NewPlan(cfg.FilesOnly())
+	resolver := newResolver(cfg)
+	plan := newPlan(cfg.FilesOnly(), resolver)
 	var metrics *admin.Metrics
 	in.Notify.Events = watch.NoEvents{}
-	if in.Listen != "" {
-		metrics = admin.NewMetrics()
+	if in.Admin.Listen != "" {
+		metrics = admin.NewMetrics(in.Admin.Version)
 		in.Notify.Events = metrics
 	}
 	in.Notify.DefaultSignal, in.Notify.Log = cfg.Rotation.Signal, slog.Default()
@@ -50,7 +55,7 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 	if err != nil {
 		return child.ExitUsage, err
 	}
-	adm, err := startAdmin(in.Listen, metrics)
+	adm, err := admin.Start(in.Admin, metrics)
 	if err != nil {
 		return child.ExitProblems, err
 	}
@@ -58,7 +63,6 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	resolver := newResolver(cfg)
 	vals, m, err := firstRender(ctx, plan, resolver)
 	if err != nil {
 		return child.ExitProblems, err
@@ -82,23 +86,6 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 		return 0, nil
 	}
 	return child.ExitProblems, err
-}
-
-// startAdmin starts the admin listener on --listen with metrics (new ones
-// when nil), or returns nil when there is none: a nil *admin.Server
-// accepts every call.
-func startAdmin(listen string, metrics *admin.Metrics) (*admin.Server, error) {
-	if listen == "" {
-		return nil, nil
-	}
-	addr, err := admin.ParseAddress(listen)
-	if err != nil {
-		return nil, err
-	}
-	if metrics == nil {
-		metrics = admin.NewMetrics()
-	}
-	return admin.Start(addr, metrics)
 }
 
 // firstRender resolves and writes every file, retrying until it succeeds,

@@ -615,7 +615,7 @@ value_from = "file:splunk.env#SPLUNK_TOKEN"
 	cmd.Stdout = p.Stdout()
 	cmd.Run()
 	err = p.Close()
-	if err == nil || !strings.Contains(err.Error(), "1 messages (7 bytes) were not delivered") || p.Stats().DroppedMessages != 1 {
+	if err == nil || !strings.Contains(err.Error(), "not delivered: 1 message (7 bytes)") || p.Stats().DroppedMessages != 1 {
 		t.Fatalf("close: %v, stats %+v", err, p.Stats())
 	}
 	if d := diagb.String(); !strings.Contains(d, "403 Forbidden") || strings.Contains(d, "canary-wrong-token") {

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/shroud-dev/shroud/internal/plural"
 )
 
 // Config is the [log] section of a config, with secret options resolved.
@@ -357,7 +359,7 @@ func (p *Pipeline) Close() error {
 		}
 		p.cancel()
 		if n := p.droppedMessages.Load(); n > 0 {
-			errs = append(errs, fmt.Sprintf("%d messages (%d bytes) were not delivered", n, p.droppedBytes.Load()))
+			errs = append(errs, fmt.Sprintf("not delivered: %s (%s)", plural.Count(int(n), "message"), plural.Count(int(p.droppedBytes.Load()), "byte")))
 		}
 		if len(errs) > 0 {
 			p.closeErr = fmt.Errorf("log driver %s: %s", p.driverName, strings.Join(errs, "; "))

@@ -412,7 +412,7 @@ func TestNonBlockingDrops(t *testing.T) {
 	if s.DroppedMessages == 0 || s.Messages+s.DroppedMessages != 2000 || s.DroppedBytes == 0 {
 		t.Fatalf("stats = %+v", s)
 	}
-	if err == nil || !strings.Contains(err.Error(), "were not delivered") {
+	if err == nil || !strings.Contains(err.Error(), "not delivered: ") {
 		t.Fatalf("close: %v", err)
 	}
 	if !strings.Contains(ti.diag.String(), "dropped messages") {
@@ -547,7 +547,7 @@ func TestCloseGivesUp(t *testing.T) {
 			case <-time.After(20 * time.Second):
 				t.Fatalf("Close still blocked after 20s with CloseTimeout %v", ti.CloseTimeout)
 			}
-			if err == nil || !strings.Contains(err.Error(), "1 messages (4 bytes) were not delivered") || !strings.Contains(err.Error(), tt.want) {
+			if err == nil || !strings.Contains(err.Error(), "not delivered: 1 message (4 bytes)") || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("close: %v", err)
 			}
 			// Generous for a loaded machine; the hang this guards against

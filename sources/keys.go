@@ -74,7 +74,10 @@ func tomlFields(data []byte) (map[string][]byte, error) {
 	var doc map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		if perr, ok := err.(toml.ParseError); ok {
-			return nil, fmt.Errorf("the file is not valid TOML (line %d)", perr.Position.Line)
+			// The line of the offending byte: the decoder counts an
+			// unexpected newline on the line after it.
+			start := min(max(perr.Position.Start, 0), len(data))
+			return nil, fmt.Errorf("the file is not valid TOML (line %d)", 1+bytes.Count(data[:start], []byte("\n")))
 		}
 		return nil, fmt.Errorf("the file is not valid TOML")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-multierror"
@@ -64,7 +65,10 @@ func (e *Error) Error() string {
 	if e.Region != "" {
 		where += ", " + e.Region
 	}
-	return fmt.Sprintf("reference %q (%s): %v", e.Ref.Raw, where, e.Err)
+	// One problem is one line, in lists and in JSON logs alike, whatever
+	// a backend's SDK put in its message (some dump fields line by line).
+	msg := strings.Join(strings.Fields(e.Err.Error()), " ")
+	return fmt.Sprintf("reference %q (%s): %s", e.Ref.Raw, where, msg)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,14 +100,16 @@ func TestKeyErrorsNeverShowValues(t *testing.T) {
 	writeFile(t, dir, "bad.json", `{"a": "`+canary+`"`)
 	writeFile(t, dir, "ok.json", `{"a": "`+canary+`", "b": 1}`)
 	writeFile(t, dir, "bad.toml", "a = \""+canary+"\"\nb = = 1\n")
+	writeFile(t, dir, "table.toml", "[a\nb = \""+canary+"\"\n") // the decoder puts the error on line 2
 	writeFile(t, dir, "x.txt", canary)
 	cases := map[string]string{
-		"list.json#a": "not a JSON object",
-		"bad.json#a":  "not a JSON object",
-		"ok.json#c":   `key "c" not found; the json object has keys "a", "b"`,
-		"bad.toml#a":  "not valid TOML (line 2)",
-		"x.txt#a":     "needs a .json, .env or .toml file",
-		"nope.json#a": "does not exist",
+		"list.json#a":  "not a JSON object",
+		"bad.json#a":   "not a JSON object",
+		"ok.json#c":    `key "c" not found; the json object has keys "a", "b"`,
+		"bad.toml#a":   "not valid TOML (line 2)",
+		"table.toml#b": "not valid TOML (line 1)",
+		"x.txt#a":      "needs a .json, .env or .toml file",
+		"nope.json#a":  "does not exist",
 	}
 	r := NewResolver()
 	for name, want := range cases {
@@ -210,5 +213,52 @@ func TestResolverUnavailableBackend(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
 		}
+	}
+}
+
+// TestErrorIsOneLine: a backend message over several lines (as an SDK
+// dumps its fields) still makes one line per reference.
+func TestErrorIsOneLine(t *testing.T) {
+	ref, _ := Parse("kms:prod/db")
+	err := &Error{Ref: ref, Region: "cn-hangzhou", Err: errors.New("SDKError:\n   StatusCode: 500\r\n   Code: InternalFailure\n")}
+	want := `reference "kms:prod/db" (kms, cn-hangzhou): SDKError: StatusCode: 500 Code: InternalFailure`
+	if got := err.Error(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// planner plans one call per object, in the object's region.
+type planner struct{ FileSource }
+
+func (planner) PlanCalls(objects []Ref) []PlannedCall {
+	var calls []PlannedCall
+	for _, o := range objects {
+		calls = CountCalls(calls, o.Region, "Get", 1)
+	}
+	return calls
+}
+
+// TestResolverPlan: per backend in order of first use, references, the
+// distinct objects they read, and a Planner's calls by region; nothing is
+// fetched.
+func TestResolverPlan(t *testing.T) {
+	r := NewResolver()
+	r.Register(KMS, planner{})
+	var refs []Ref
+	for _, s := range []string{"file:a.json#x", "acs:kms:cn-hangzhou:1:secret/a:k1", "acs:kms:cn-hangzhou:1:secret/a:k2",
+		"file:a.json#y", "acs:kms:cn-shanghai:1:secret/b", "env:HOME", "acs:kms:cn-hangzhou:1:secret/c"} {
+		refs = append(refs, mustParse(t, s))
+	}
+	got := r.Plan(refs)
+	want := []Planned{
+		{Backend: File, References: 2, Objects: 1},
+		{Backend: KMS, References: 4, Objects: 3, Calls: []PlannedCall{{"cn-hangzhou", "Get", 2}, {"cn-shanghai", "Get", 1}}},
+		{Backend: Env, References: 1, Objects: 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Plan =\n%v\nwant\n%v", got, want)
+	}
+	if s := got[1].CallsString(); s != "2 Get in cn-hangzhou, 1 Get in cn-shanghai" {
+		t.Errorf("CallsString = %q", s)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/shroud-dev/shroud/internal/jsonform"
+
+	"github.com/shroud-dev/shroud/internal/plural"
 )
 
 // A path step is an object key or an array index.
@@ -122,7 +124,7 @@ func jsonPath(path, doc string) (string, error) {
 				return "", failf("jsonPath %q: %s is %s, not an array", path, at, kind(raw))
 			}
 			if st.index >= len(arr) {
-				return "", failf("jsonPath %q: %s has %d elements, no [%d]", path, at, len(arr), st.index)
+				return "", failf("jsonPath %q: %s has %s, no [%d]", path, at, plural.Count(len(arr), "element"), st.index)
 			}
 			raw = arr[st.index]
 			at += fmt.Sprintf("[%d]", st.index)

@@ -157,6 +157,7 @@ func TestErrors(t *testing.T) {
 		{`{{ secret "env:NOT_JSON" | json "k" }}`, `at <json "k">: json "k": the value is not a JSON object`},
 		{"{{ `{\"a#\": 1, \"a\\\"\": 2}` | json \"k\" }}", `json "k": no such key; the object has keys "a\"", "a#"`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "replicas[2].host" }}`, `jsonPath "replicas[2].host": $.replicas has 2 elements, no [2]`},
+		{"{{ `{\"a\": [1]}` | jsonPath \"a[1]\" }}", `jsonPath "a[1]": $.a has 1 element, no [1]`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "labels.app" }}`, `jsonPath "labels.app": $.labels has no key "app"; it has keys "app.kubernetes.io/name"`},
 		{`{{ secret "sm:prod/cluster" | jsonPath "replicas[0].host.name" }}`, `$.replicas[0].host is a string, not an object`},
 		{`{{ secret "env:NOT_JSON" | jsonPath "a" }}`, `the value is not JSON`},

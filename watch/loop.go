@@ -30,6 +30,11 @@ import (
 // once, with all of them.
 const restartSettle = time.Second
 
+// MinRefreshSpacing is the least time between two checks that Input.Refresh
+// asks for (POST /refresh): requests meanwhile merge into one check at the
+// end of it, so no flood of requests reaches the backends' quotas.
+const MinRefreshSpacing = time.Second
+
 // ErrExit is returned by Watch when the exit policy ran: the caller stops
 // the child and exits with child.ExitRotated.
 var ErrExit = errors.New("a secret rotated and on_change is \"exit\"")
@@ -86,7 +91,9 @@ type Input struct {
 	// restarted child (bound values are added to it).
 	Notifier Notifier
 	Environ  []string
-	// Refresh triggers a check of every backend now (POST /refresh).
+	// Refresh triggers a check of every backend now (POST /refresh), or
+	// MinRefreshSpacing after the last one it triggered; requests while one
+	// waits merge into it.
 	Refresh <-chan struct{}
 	// OnValues, when set, is given every reference's value after each
 	// refresh that changed some, so that a masker of the child's output
@@ -135,8 +142,10 @@ func Watch(ctx context.Context, in Input) error {
 		case u := <-w.updates:
 			l.apply(u)
 		case <-in.Refresh:
-			in.Log.Info("refresh requested: checking every backend now")
-			w.refresh()
+			l.requestRefresh(w)
+		case <-timer.C(l.refreshWait):
+			l.refreshWait = nil
+			l.refreshNow(w)
 		case <-timer.C(l.rewrite):
 			l.rewrite = nil
 			changed, ok := l.write(l.cur, "retry")
@@ -164,6 +173,30 @@ type loop struct {
 	failures int
 	restart  *time.Timer // a restart waits for restartSettle and splay
 	exit     *time.Timer
+
+	lastRefresh time.Time   // when Input.Refresh last triggered a check
+	refreshWait *time.Timer // a requested check waits for MinRefreshSpacing
+}
+
+// requestRefresh checks every backend now, or once MinRefreshSpacing has
+// passed since the last requested check; a request while one waits merges
+// into it.
+func (l *loop) requestRefresh(w *watcher) {
+	if l.refreshWait != nil {
+		return
+	}
+	if wait := MinRefreshSpacing - time.Since(l.lastRefresh); wait > 0 {
+		l.in.Log.Debug("refresh requested: merged into the next check", "in", wait.Round(time.Millisecond).String())
+		l.refreshWait = time.NewTimer(wait)
+		return
+	}
+	l.refreshNow(w)
+}
+
+func (l *loop) refreshNow(w *watcher) {
+	l.lastRefresh = time.Now()
+	l.in.Log.Info("refresh requested: checking every backend now")
+	w.refresh()
 }
 
 // apply takes one Update: new values are rendered, written and acted on;
@@ -226,9 +259,22 @@ func (l *loop) write(m *inject.Materialized, why string) (changed, ok bool) {
 	if len(files) == 0 && len(env) == 0 {
 		return false, err == nil
 	}
-	log.Info("secrets changed", "files", files, "env", env, "cause", why)
+	log.Info("secrets changed", changes(files, env, why)...)
 	l.act(files, env)
 	return true, err == nil
+}
+
+// changes are the attributes of a "secrets changed" line: what is empty is
+// left out, not written as null.
+func changes(files, env []string, why string) []any {
+	var attrs []any
+	if len(files) > 0 {
+		attrs = append(attrs, "files", files)
+	}
+	if len(env) > 0 {
+		attrs = append(attrs, "env", env)
+	}
+	return append(attrs, "cause", why)
 }
 
 // changedEnv names the variables whose values differ.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/shroud-dev/shroud/child"
+	"github.com/shroud-dev/shroud/config"
 )
 
 // notifyTimeout bounds one HTTP notification and one notify command.
@@ -58,15 +60,26 @@ type AppNotifier struct {
 	pending bool // and another was asked for since it started
 }
 
-// NewAppNotifier checks opts; its errors name the sidecar's flags.
+// NewAppNotifier checks opts (as Check does) and returns their notifier.
 func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
+	if err := opts.Check(); err != nil {
+		return nil, err
+	}
 	if opts.Events == nil {
 		opts.Events = NoEvents{}
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	n := &AppNotifier{opts: opts, client: &http.Client{Timeout: notifyTimeout}}
+	if !opts.signals() && opts.URL == "" && opts.Command == "" {
+		opts.Log.Warn("no --notify-* flag: files are kept fresh, and the application is not told")
+	}
+	return &AppNotifier{opts: opts, client: &http.Client{Timeout: notifyTimeout}}, nil
+}
+
+// Check reports what is wrong with opts, as a *config.UsageError naming
+// the sidecar's flags, before anything is read or written.
+func (opts AppOptions) Check() error {
 	targets := 0
 	for _, set := range []bool{opts.Pid != 0, opts.Pidfile != "", opts.Process != ""} {
 		if set {
@@ -75,22 +88,24 @@ func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
 	}
 	switch {
 	case targets > 1:
-		return nil, errors.New("give one of --notify-pid, --notify-pidfile and --notify-process")
+		return config.Usagef("give one of --notify-pid, --notify-pidfile and --notify-process")
 	case opts.Pid < 0 || opts.Pid == 1:
-		return nil, fmt.Errorf("--notify-pid %d: want the application's pid (not 1, the pod's pause process or an init)", opts.Pid)
+		return config.Usagef("--notify-pid %d: want the application's pid (not 1, the pod's pause process or an init)", opts.Pid)
 	case opts.Signal != 0 && targets == 0:
-		return nil, errors.New("--notify-signal needs a process to signal: --notify-pid, --notify-pidfile or --notify-process")
+		return config.Usagef("--notify-signal needs a process to signal: --notify-pid, --notify-pidfile or --notify-process")
 	}
 	if opts.URL != "" {
 		u, err := url.Parse(opts.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--notify-url %q: want an http:// or https:// URL", opts.URL)
+			return config.Usagef("--notify-url %q: want an http:// or https:// URL", opts.URL)
 		}
 	}
-	if targets == 0 && opts.URL == "" && opts.Command == "" {
-		opts.Log.Warn("no --notify-* flag: files are kept fresh, and the application is not told")
-	}
-	return n, nil
+	return nil
+}
+
+// signals reports whether a process is to be signalled.
+func (opts AppOptions) signals() bool {
+	return opts.Pid != 0 || opts.Pidfile != "" || opts.Process != ""
 }
 
 // Signal notifies the application in every way given; sig is the watch
@@ -135,7 +150,7 @@ func (n *AppNotifier) Signal(sig syscall.Signal) error {
 func (n *AppNotifier) notify(sig syscall.Signal) error {
 	var errs *multierror.Error
 	o := n.opts
-	if o.Pid != 0 || o.Pidfile != "" || o.Process != "" {
+	if o.signals() {
 		err := n.signal(sig)
 		o.Events.Notified("signal", err)
 		errs = multierror.Append(errs, err)
@@ -209,33 +224,72 @@ func parsePid(path string, data []byte) (int, error) {
 	return pid, nil
 }
 
-// findProcesses lists the processes named name: by their command name (the
-// kernel keeps 15 bytes of it) or the base name of their argv[0]. shroud
-// itself is never one.
+// findProcesses lists the processes named name (by their command name,
+// of which the kernel keeps 15 bytes, or the base name of their argv[0])
+// whose parent is not also one: the master of a server that forks workers
+// under its own name (nginx, Apache httpd, gunicorn, php-fpm), which
+// reloads them itself and whose workers ignore or die of its reload
+// signal. shroud itself is never one.
 func findProcesses(name string) []int {
 	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
-	var pids []int
+	named := map[int]int{} // pid -> parent pid
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+		if err != nil || pid == self || !processNamed(e.Name(), name) {
 			continue
 		}
-		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err != nil {
-			continue
+		if ppid, ok := parentPid(e.Name()); ok {
+			named[pid] = ppid
 		}
-		match := strings.TrimSuffix(string(comm), "\n") == name
-		if !match {
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-			match = len(argv0) > 0 && filepath.Base(string(argv0)) == name
-		}
-		if match {
+	}
+	var pids []int
+	for pid, ppid := range named {
+		if _, forked := named[ppid]; !forked {
 			pids = append(pids, pid)
 		}
 	}
+	slices.Sort(pids)
 	return pids
+}
+
+// processNamed reports whether the process pid (a /proc entry) is named
+// name.
+func processNamed(pid, name string) bool {
+	comm, err := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+	if err != nil {
+		return false
+	}
+	if strings.TrimSuffix(string(comm), "\n") == name {
+		return true
+	}
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+	return len(argv0) > 0 && filepath.Base(string(argv0)) == name
+}
+
+// parentPid reads the parent of process pid from /proc/PID/stat: the
+// field after the state, which follows the command name in parentheses
+// (a name may hold spaces and parentheses itself, so the last ")" ends it).
+func parentPid(pid string) (int, bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return 0, false
+	}
+	return statParent(stat)
+}
+
+func statParent(stat []byte) (int, bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
 }
 
 // notice is the body of --notify-url: what happened, never a value.

@@ -114,7 +114,6 @@ func TestAppNotifier(t *testing.T) {
 	}
 }
 
-// lockedWriter serializes writes from the notifier's goroutine.
 // logBuffer keeps a logger's output; the code under test writes it while
 // the test reads it.
 type logBuffer struct {
@@ -132,4 +131,108 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestNotifyProcessMasterOnly: --notify-process signals the master of a
+// server that forks workers under its own name, not the workers (which
+// nginx's ignore, logging "ignoring"), and logs the signal it sent.
+func TestNotifyProcessMasterOnly(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec")
+	// A name of its own: the kernel keeps 15 bytes of it; forked
+	// subshells keep it, as nginx's workers keep nginx.
+	name := "master" + strconv.Itoa(os.Getpid()%100000)
+	script := `#!/bin/sh
+worker() { trap 'echo "worker $1 HUP" >> "$REC"' HUP; echo "worker $1" >> "$REC"; while :; do sleep 0.05; done; }
+trap 'echo "master HUP" >> "$REC"' HUP
+trap 'kill $w1 $w2; exit 0' TERM
+worker 1 & w1=$!
+worker 2 & w2=$!
+echo master >> "$REC"
+while :; do sleep 0.05; done
+`
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	app := exec.Command(filepath.Join(dir, name))
+	app.Env = append(os.Environ(), "REC="+rec)
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { app.Process.Signal(syscall.SIGTERM); app.Wait() }()
+	lines := func() []string {
+		data, _ := os.ReadFile(rec)
+		return strings.Fields(strings.ReplaceAll(string(data), " ", "_"))
+	}
+	await := func(what string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); len(lines()) < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: %q", what, lines())
+			}
+		}
+	}
+	await("the master and two workers", 3)
+	if pids := findProcesses(name); len(pids) != 1 || pids[0] != app.Process.Pid {
+		t.Fatalf("findProcesses(%q) = %v, want the master %d only", name, pids, app.Process.Pid)
+	}
+	logs := &logBuffer{}
+	n, err := NewAppNotifier(AppOptions{Signal: syscall.SIGHUP, Process: name, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Signal(syscall.SIGUSR1); err != nil { // --notify-signal wins over the loop's signal
+		t.Fatal(err)
+	}
+	await("the master's HUP", 4)
+	time.Sleep(200 * time.Millisecond) // a worker's HUP would show by now
+	if got := strings.Join(lines(), " "); strings.Contains(got, "worker_1_HUP") || strings.Contains(got, "worker_2_HUP") || !strings.Contains(got, "master_HUP") {
+		t.Errorf("signalled: %s", got)
+	}
+	out := logs.String()
+	if want := "signal=SIGHUP pid=" + strconv.Itoa(app.Process.Pid); !strings.Contains(out, want) || strings.Count(out, "notified") != 1 {
+		t.Errorf("log does not say the signal sent once, %s:\n%s", want, out)
+	}
+}
+
+func TestStatParent(t *testing.T) {
+	for stat, want := range map[string]int{
+		"42 (nginx) S 1 42 42 0 -1":       1,
+		"43 (nginx: worker) S 42 42 42 0": 42,
+		"44 (a) b (c) R 7 44 44 0":        7,
+		"45 ()) S 12 45":                  12,
+		"46 (x\ny) S 3 46":                3,
+	} {
+		if got, ok := statParent([]byte(stat)); !ok || got != want {
+			t.Errorf("statParent(%q) = %d, %v; want %d", stat, got, ok, want)
+		}
+	}
+	for _, stat := range []string{"", "47 (x) S", "48 (x) S pid", "49 x S 1"} {
+		if got, ok := statParent([]byte(stat)); ok {
+			t.Errorf("statParent(%q) = %d, want no parent", stat, got)
+		}
+	}
+}
+
+// FuzzStatParent: /proc/PID/stat holds a command name any process may set
+// (spaces and parentheses included); whatever it holds, the parent is the
+// field after the state that follows the last ")", or nothing.
+func FuzzStatParent(f *testing.F) {
+	for _, s := range []string{"42 (nginx) S 1 42", "44 (a) b (c) R 7 44", "", ")", "1 () S -1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, stat []byte) {
+		ppid, ok := statParent(stat)
+		if !ok {
+			return
+		}
+		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+		fields := strings.Fields(string(rest))
+		if len(fields) < 2 || fields[1] == "" {
+			t.Fatalf("statParent(%q) = %d from fields %q", stat, ppid, fields)
+		}
+		if n, err := strconv.Atoi(fields[1]); err != nil || n != ppid {
+			t.Fatalf("statParent(%q) = %d, the field after the state is %q", stat, ppid, fields[1])
+		}
+	})
 }

@@ -343,3 +343,54 @@ func TestAWSOtherCommands(t *testing.T) {
 	}
 	noCanary(t, "stderr", r.stderr)
 }
+
+// TestDebugLogShowsPlan: --log-level debug logs, once per backend, how the
+// references will be fetched: how many, how many distinct objects, and
+// the calls by region, which are the calls then made. No value, no
+// reference.
+func TestDebugLogShowsPlan(t *testing.T) {
+	w := newAWSWorld(t)
+	dir := t.TempDir()
+	var cfg strings.Builder
+	cfg.WriteString("region = \"us-east-1\"\n")
+	bind := func(name, ref string) { fmt.Fprintf(&cfg, "[[secrets]]\nname = %q\nvalue_from = %q\n", name, ref) }
+	for i := range 12 {
+		name := fmt.Sprintf("/plan/p%02d", i)
+		w.fake.PutParameter("us-east-1", name, awsfake.SecureString, awsCanaryPW)
+		bind(fmt.Sprintf("P%02d", i), name)
+	}
+	w.fake.PutSecretString("us-east-1", "plan/b", awsCanaryKey)
+	bind("USER", "sm:appauthexample:username1")
+	bind("PASSWORD", "sm:appauthexample:password") // the same secret: one object
+	bind("KEY", "sm:prod/app-json:api.key")
+	bind("B", "sm:plan/b")
+	bind("WEST", w.westARN)
+	bind("LOCAL", "file:local.txt")
+	write(t, dir, "local.txt", "canary-e2e-Vb5nR8")
+	write(t, dir, "shroud.toml", cfg.String())
+	w.fake.Reset()
+	r := shroud(t, dir, w.env(), "check", "--log-level", "debug", "--config", "shroud.toml")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		`msg=plan backend=ssm references=12 objects=12 calls="2 GetParameters in us-east-1"`,
+		`msg=plan backend=secretsmanager references=5 objects=4 calls="1 BatchGetSecretValue in us-east-1, 1 GetSecretValue in eu-west-1"`,
+		`msg=plan backend=file references=1 objects=1` + "\n",
+	} {
+		if strings.Count(r.stderr, want) != 1 {
+			t.Errorf("want once: %s\n%s", want, r.stderr)
+		}
+	}
+	if n := strings.Count(r.stderr, "msg=plan "); n != 3 {
+		t.Errorf("%d plan lines, want 3", n)
+	}
+	got := w.fake.Counts()
+	if got["AmazonSSM.GetParameters"] != 2 || got["secretsmanager.BatchGetSecretValue"] != 1 || got["secretsmanager.GetSecretValue"] != 1 {
+		t.Errorf("the calls made differ from the plan: %v", got)
+	}
+	noCanary(t, "debug log", r.stderr)
+	if strings.Contains(r.stderr, "appauthexample") {
+		t.Errorf("the plan names a reference:\n%s", r.stderr)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/shroud-dev/shroud/admin"
 	"github.com/shroud-dev/shroud/child"
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/engine"
+	"github.com/shroud-dev/shroud/internal/plural"
 	"github.com/shroud-dev/shroud/policy"
 	"github.com/shroud-dev/shroud/watch"
 )
@@ -24,7 +27,7 @@ func specFlags(configRequired bool) []cli.Flag {
 		regionFlag(),
 		&cli.StringSliceFlag{Name: "secret", Usage: "bind an env var: `NAME=REF` (repeatable; overrides the config)"},
 		&cli.BoolFlag{Name: "env-refs", Usage: "replace env vars whose values are references (sm:, kms:, file:, acs:kms:, ssm and secretsmanager ARNs)"},
-		&cli.StringFlag{Name: "ecs-task-definition", Usage: "read secrets and environment from an ECS task definition JSON `FILE`"},
+		&cli.StringFlag{Name: "ecs-task-definition", TakesFile: true, Usage: "read secrets and environment from an ECS task definition JSON `FILE`"},
 		&cli.StringFlag{Name: "container", Usage: "the container `NAME` in --ecs-task-definition"},
 	}
 }
@@ -39,206 +42,156 @@ func configInput(c *cli.Context) config.Input {
 	}
 }
 
-// listenFlag is --listen, the admin listener of run and sidecar.
-func listenFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "listen", EnvVars: []string{"SHROUD_LISTEN"},
-		Usage: "serve /healthz, /readyz, /metrics and POST /refresh on `ADDR` (a port alone, such as 9090, means 127.0.0.1:9090)"}
+// adminFlags are --listen and --remote-refresh, the admin listener of run
+// and sidecar.
+func adminFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "listen", EnvVars: []string{"SHROUD_LISTEN"},
+			Usage: "serve /healthz, /readyz, /metrics and POST /refresh on `ADDR`; a port alone (9090) binds 127.0.0.1 only: give 0.0.0.0:9090 or the pod's IP to be scraped from elsewhere"},
+		&cli.BoolFlag{Name: "remote-refresh", EnvVars: []string{"SHROUD_REMOTE_REFRESH"},
+			Usage: "serve POST /refresh to clients other than loopback ones too"},
+	}
+}
+
+// adminOptions are the admin listener's flags.
+func adminOptions(c *cli.Context) admin.Options {
+	return admin.Options{Listen: c.String("listen"), RemoteRefresh: c.Bool("remote-refresh"), Version: buildVersion()}
 }
 
 func runCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "run",
-		Usage:     "resolve secrets, write files, then run a command with them",
-		ArgsUsage: "-- CMD [ARGS...]",
-		Description: help(`
-Resolves every reference, writes the files, then replaces itself with CMD,
-whose environment is shroud's plus the bound secrets (secrets win).
-
-With --supervise (or --signal-group), shroud stays CMD's parent instead, as
-an init: it forwards every signal it receives to CMD, reaps zombies (as PID 1,
-or as the child subreaper), and on a terminal makes CMD the foreground
-process group so Ctrl-C and Ctrl-Z act on CMD alone.
-
-With a [rotation] table in the config, or --listen, shroud supervises CMD
-too, and keeps its secrets current: it polls the backends' versions, watches
-file: sources, rewrites files whose content changed and signals or restarts
-CMD as on_change says (a changed env var always restarts it). --listen ADDR
-serves /healthz, /readyz, /metrics and POST /refresh (a port alone listens
-on 127.0.0.1).
-
-Exit status: CMD's; 128+N if CMD died of signal N; 125 if shroud failed
-before CMD started; 126 if CMD is not executable; 127 if it is not found;
-75 when a rotation ran on_change = "exit".
-
-Examples:
-   shroud run --config shroud.toml -- ./server --port 8080
-   shroud run --supervise --config shroud.toml -- ./server   # as PID 1 of an image
-   shroud run --secret DB_PASSWORD=arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf:password:: -- env
-   DB_URL=sm:prod/db-url shroud run --env-refs -- node app.js`),
-		Flags: append(specFlags(false),
+		Name:        "run",
+		Usage:       "resolve secrets, write files, then run a command with them",
+		ArgsUsage:   "-- CMD [ARGS...]",
+		Description: describe("run"),
+		Flags: append(append(specFlags(false),
 			&cli.BoolFlag{Name: "supervise", Usage: "stay CMD's parent as an init: forward signals, reap zombies, report CMD's exit status"},
 			&cli.BoolFlag{Name: "signal-group", Usage: "send signals to CMD's process group, not CMD alone (implies --supervise)"},
 			&cli.BoolFlag{Name: "exec", Usage: "replace shroud with CMD even as PID 1, where shroud supervises by default"},
-			listenFlag(),
-		),
-		OnUsageError: usageError(child.ExitFailure),
+		), adminFlags()...),
 		Action: func(c *cli.Context) error {
 			code, err := engine.Run(c.Context, engine.RunInput{
 				Config: configInput(c), Argv: c.Args().Slice(),
 				Supervise: c.Bool("supervise"), SignalGroup: c.Bool("signal-group"), Exec: c.Bool("exec"),
-				Listen: c.String("listen"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+				Admin: adminOptions(c), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			})
-			return &codedError{code: code, err: err}
+			return exit(c, code, err)
 		},
 	}
 }
 
 func sidecarCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "sidecar",
-		Usage: "write the config's files, keep them fresh, and notify the application when they change",
-		Description: help(`
-Runs beside the application (a Kubernetes native sidecar: an init container
-with restartPolicy: Always), with no child: writes every [[files]] entry,
-keeps them current as [rotation] says (polling every interval, 5m by
-default; file: sources are watched), and when files change notifies the
-application in every way given:
-
-  --notify-signal SIG to --notify-pid, --notify-pidfile or --notify-process
-      (a process found by name in /proc: needs shareProcessNamespace)
-  --notify-url URL      an HTTP POST, with a JSON body naming the event
-  --notify-command CMD  run with sh -c
-
-[[secrets]] bindings are ignored: there is no child to give env vars to.
-With --listen, /readyz answers 200 only after the first full render, so the
-application container starts once its files are there. SIGTERM or SIGINT
-stop it; the files stay.
-
-Examples:
-   shroud sidecar --config /etc/shroud/shroud.toml --listen 9090 --notify-process nginx --notify-signal SIGHUP
-   shroud sidecar --config shroud.toml --notify-url http://127.0.0.1:8080/-/reload`),
-		Flags: []cli.Flag{configFlag(true), regionFlag(), listenFlag(),
+		Name:        "sidecar",
+		Usage:       "write the config's files, keep them fresh, and notify the application when they change",
+		Description: describe("sidecar"),
+		Flags: append([]cli.Flag{configFlag(true), regionFlag(),
 			&cli.StringFlag{Name: "notify-signal", Usage: "signal `SIG` to send (default: [rotation] signal, SIGHUP)"},
 			&cli.IntFlag{Name: "notify-pid", Usage: "send the signal to `PID`"},
-			&cli.StringFlag{Name: "notify-pidfile", Usage: "send the signal to the pid written in `FILE`, read at each notification"},
-			&cli.StringFlag{Name: "notify-process", Usage: "send the signal to every process whose command `NAME` matches, found in /proc"},
+			&cli.StringFlag{Name: "notify-pidfile", TakesFile: true, Usage: "send the signal to the pid written in `FILE`, read at each notification"},
+			&cli.StringFlag{Name: "notify-process", Usage: "send the signal to the processes named `NAME` in /proc whose parent is not (a server's master, not its workers)"},
 			&cli.StringFlag{Name: "notify-url", Usage: "POST a JSON notice to `URL`"},
 			&cli.StringFlag{Name: "notify-command", Usage: "run `CMD` with sh -c"},
-		},
-		OnUsageError: usageError(child.ExitUsage),
+		}, adminFlags()...),
 		Action: func(c *cli.Context) error {
 			notify := watch.AppOptions{Pid: c.Int("notify-pid"), Pidfile: c.String("notify-pidfile"),
 				Process: c.String("notify-process"), URL: c.String("notify-url"), Command: c.String("notify-command"),
 				UserAgent: "shroud/" + buildVersion()}
 			if c.IsSet("notify-pid") && notify.Pid <= 0 {
-				return withCode(child.ExitUsage, fmt.Errorf("--notify-pid %d: want the application's pid", notify.Pid))
+				return usage(c, fmt.Errorf("--notify-pid %d: want the application's pid", notify.Pid))
 			}
 			if s := c.String("notify-signal"); s != "" {
 				sig, err := child.ParseSignal(s)
 				if err != nil {
-					return withCode(child.ExitUsage, fmt.Errorf("--notify-signal: %v", err))
+					return usage(c, fmt.Errorf("--notify-signal: %v", err))
 				}
 				notify.Signal = sig
 			}
-			code, err := engine.Sidecar(c.Context, engine.SidecarInput{Config: configInput(c), Listen: c.String("listen"), Notify: notify})
-			return &codedError{code: code, err: err}
+			code, err := engine.Sidecar(c.Context, engine.SidecarInput{Config: configInput(c), Notify: notify, Admin: adminOptions(c)})
+			return exit(c, code, err)
 		},
 	}
 }
 
 func renderCommand(stdout io.Writer) *cli.Command {
 	return &cli.Command{
-		Name:  "render",
-		Usage: "write every file of the config once and exit (init containers, CI)",
-		Description: help(`
-Resolves the references of every [[files]] entry (raw values, [files.values]
-and templates, all fetched in one batched plan), renders the files and
-writes them atomically. Files whose content is unchanged are not touched.
-Nothing is written unless every file rendered. Exits 0 when every file is
-written, 1 with every problem listed otherwise.
-
-With --dry-run, writes nothing and prints the files that would change, as
-"PATH (N bytes)" lines; never their content.
-
-Examples:
-   shroud render --config /etc/shroud/shroud.toml
-   shroud render --config shroud.toml --dry-run`),
+		Name:        "render",
+		Usage:       "write every file of the config once and exit (init containers, CI)",
+		Description: describe("render"),
 		Flags: []cli.Flag{configFlag(true), regionFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "write nothing; print the paths and sizes of the files that would change"}},
-		OnUsageError: usageError(child.ExitUsage),
 		Action: func(c *cli.Context) error {
 			res, err := engine.Render(c.Context, configInput(c), c.Bool("dry-run"))
 			if c.Bool("dry-run") {
 				for _, f := range res.Changed {
-					fmt.Fprintf(stdout, "%s (%d bytes)\n", f.Path, len(f.Data))
+					fmt.Fprintf(stdout, "%s (%s)\n", f.Path, plural.Count(len(f.Data), "byte"))
 				}
 			}
-			return withCode(child.ExitProblems, err)
+			return failed(c, err)
 		},
 	}
 }
 
 func checkCommand(stdout io.Writer) *cli.Command {
 	return &cli.Command{
-		Name:  "check",
-		Usage: "resolve everything and print a table of references, backends, regions and versions (never values)",
-		Description: help(`
-Resolves every reference as run would, renders the files' templates and
-checks where they would be written; writes nothing and runs nothing. A file
-has one row per reference it depends on. Exits 0 when all is well, 1 with
-every failure listed otherwise.
-
-With --permissions, it also polls versions as rotation would and, for every
-call AWS or Alibaba Cloud refused, names the missing action and resource;
-calls shroud worked around (BatchGetSecretValue, ListSecretVersionIds)
-count as refused.
-
-Example:
-   shroud check --config shroud.toml
-   TARGET                 REFERENCE                      BACKEND  REGION     VERSION  STATUS
-   env DB_PASSWORD        sm:prod/db:password            secretsmanager  us-east-1  3f2a...   ok`),
+		Name:        "check",
+		Usage:       "resolve everything and print a table of references, backends, regions and versions (never values)",
+		Description: describe("check"),
 		Flags: append(specFlags(false),
 			&cli.BoolFlag{Name: "permissions", Usage: "also poll versions as rotation would, and name the action and resource of every refused call"}),
-		OnUsageError: usageError(child.ExitUsage),
 		Action: func(c *cli.Context) error {
 			res, err := engine.Check(c.Context, configInput(c), c.Bool("permissions"))
-			if res.Rows != nil {
+			switch {
+			case err == nil && len(res.Rows) == 0:
+				fmt.Fprintln(stdout, "nothing to resolve: no env var, file, log option or env_from binding")
+			case res.Rows != nil:
 				printTable(stdout, res.Rows)
 			}
-			if c.Bool("permissions") && res.Rows != nil {
+			if c.Bool("permissions") && len(res.Rows) > 0 {
 				printDenials(stdout, res.Denials)
 			}
-			return withCode(child.ExitProblems, err)
+			return failed(c, err)
 		},
 	}
 }
 
 func getCommand(stdout io.Writer) *cli.Command {
 	return &cli.Command{
-		Name:      "get",
-		Usage:     "print one secret value to stdout, exactly as stored",
-		ArgsUsage: "REF",
-		Description: help(`
-Prints the value's bytes with nothing added (no trailing newline).
-
-Examples:
-   shroud get sm:prod/db:password
-   shroud get --region eu-west-1 /prod/api/key
-   shroud get file:./secrets/db.json#password`),
-		Flags:        []cli.Flag{configFlag(false), regionFlag()},
-		OnUsageError: usageError(child.ExitUsage),
+		Name:        "get",
+		Usage:       "print one secret value to stdout, exactly as stored",
+		ArgsUsage:   "REF",
+		Description: describe("get"),
+		Flags:       []cli.Flag{configFlag(false), regionFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return withCode(child.ExitUsage, errors.New("give exactly one reference, e.g. shroud get sm:prod/db:password"))
+				return usage(c, errors.New("give exactly one reference, e.g. shroud get sm:prod/db:password"))
 			}
 			value, err := engine.Get(c.Context, configInput(c), c.Args().First())
-			if err != nil {
-				return withCode(child.ExitProblems, err)
+			if err == nil {
+				_, err = stdout.Write(value)
 			}
-			_, err = stdout.Write(value)
-			return withCode(child.ExitProblems, err)
+			return failed(c, err)
 		},
 	}
+}
+
+// exit maps a command's outcome to shroud's exit: a *config.UsageError (a
+// wrong command line, such as --container without --ecs-task-definition)
+// as usage says, anything else with code and err, if any, reported.
+func exit(c *cli.Context, code int, err error) error {
+	if errors.As(err, new(*config.UsageError)) {
+		return usage(c, err)
+	}
+	return &codedError{code: code, err: err}
+}
+
+// failed is the outcome of check, render, get and policy: 0 without err,
+// else 1 (or a usage error's status).
+func failed(c *cli.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	return exit(c, child.ExitProblems, err)
 }
 
 // printTable lists every target with where its value comes from; never a
@@ -251,7 +204,7 @@ func printTable(w io.Writer, rows []engine.Row) {
 		if !r.OK {
 			status = "error"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Ref, r.Backend, dash(r.Region), dash(r.Version), status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Ref, r.Backend, cmp.Or(r.Region, "-"), cmp.Or(r.Version, "-"), status)
 	}
 	tw.Flush()
 }
@@ -266,11 +219,4 @@ func printDenials(w io.Writer, denials []policy.Denial) {
 	for _, d := range denials {
 		fmt.Fprintln(w, "  "+d.String())
 	}
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -59,7 +59,7 @@ options = { "syslog-address" = "tcp://%s", tag = "app" }
 	if took > 40*time.Second {
 		t.Fatalf("shroud took %v to exit after the child", took)
 	}
-	if e := s.stderr.String(); !strings.Contains(e, "log delivery incomplete") || !strings.Contains(e, "1 messages (9 bytes) were not delivered") {
+	if e := s.stderr.String(); !strings.Contains(e, "log delivery incomplete") || !strings.Contains(e, "not delivered: 1 message (9 bytes)") {
 		t.Errorf("stderr does not say what was lost:\n%s", e)
 	}
 }

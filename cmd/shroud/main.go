@@ -3,6 +3,7 @@
 package main
 
 import (
+	"embed"
 	"errors"
 	"fmt"
 	"io"
@@ -65,57 +66,41 @@ func (e *codedError) Error() string {
 	return e.err.Error()
 }
 
-func withCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &codedError{code: code, err: err}
-}
-
 // report prints err for a person: one problem a line. With --log-format
 // json it is one JSON log record instead.
 func report(w io.Writer, err error) {
-	if logJSON {
-		var errs []string
-		var merr *multierror.Error
-		if errors.As(err, &merr) {
-			for _, e := range merr.Errors {
-				errs = append(errs, e.Error())
-			}
-		} else {
-			errs = []string{err.Error()}
-		}
-		slog.New(slog.NewJSONHandler(w, nil)).Error("shroud failed", "errors", errs)
-		return
-	}
+	errs := []error{err}
 	var merr *multierror.Error
 	if errors.As(err, &merr) {
-		fmt.Fprintf(w, "shroud: %s\n", config.FormatErrors(merr.Errors))
+		errs = merr.Errors
+	}
+	if !logJSON {
+		fmt.Fprintf(w, "shroud: %s\n", config.FormatErrors(errs))
 		return
 	}
-	fmt.Fprintf(w, "shroud: %s\n", err)
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	slog.New(slog.NewJSONHandler(w, nil)).Error("shroud failed", "errors", msgs)
 }
 
 var logJSON bool
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:  "shroud",
-		Usage: "resolve secret references into env vars and files, then run a command",
-		Description: `shroud reads secrets from AWS Secrets Manager, AWS SSM Parameter Store,
-Alibaba Cloud KMS, local files and its own environment, by name or ARN,
-and hands them to a command as environment variables and files.
-
-Example:
-   shroud run --secret DB_PASSWORD=file:./db.json#password -- ./server`,
+		Name:                      "shroud",
+		Usage:                     "resolve secret references into env vars and files, then run a command",
+		Description:               describe("shroud"),
 		Version:                   buildVersion(),
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
-		Flags:                     logFlags(),
+		EnableBashCompletion:      true,
+		Flags:                     logFlags(true),
+		Action:                    rootAction,
 		ExitErrHandler:            func(*cli.Context, error) {}, // Main chooses the status
-		OnUsageError:              usageError(child.ExitUsage),
 		Commands: []*cli.Command{
 			runCommand(),
 			sidecarCommand(),
@@ -123,6 +108,7 @@ Example:
 			checkCommand(stdout),
 			getCommand(stdout),
 			policyCommand(stdout),
+			completionCommand(stdout),
 			{
 				Name:   "version",
 				Usage:  "print shroud's version",
@@ -130,30 +116,79 @@ Example:
 			},
 		},
 	}
-	// The diagnostics flags are accepted before the command and after it
-	// (shroud run --log-level debug ...); urfave/cli does not inherit flags.
+	app.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usage(c, err) }
 	for _, cmd := range app.Commands {
-		cmd.Flags = append(cmd.Flags, logFlags()...)
+		// The diagnostics flags are accepted before the command and after
+		// it (shroud run --log-level debug ...); urfave/cli does not
+		// inherit flags. Their environment variables are read once, by the
+		// app's flags, so that a flag given anywhere wins over them.
+		cmd.Flags = append(cmd.Flags, logFlags(false)...)
+		cmd.OnUsageError = app.OnUsageError
+		required := takeRequired(cmd)
 		cmd.Before = func(c *cli.Context) error {
 			err := setupLogging(stderr, logSetting(c, "log-format", "text"), logSetting(c, "log-level", "info"))
-			if err != nil && c.Command.Name == "run" {
-				return withCode(child.ExitFailure, err) // 125: shroud failed before the child
+			if err != nil {
+				return usage(c, err)
 			}
-			return err
+			for _, f := range required {
+				if c.String(f.Name) == "" {
+					return usage(c, fmt.Errorf("--%s is required (or $%s)", f.Name, strings.Join(f.EnvVars, ", $")))
+				}
+			}
+			return nil
 		}
 	}
 	return app
 }
 
-func logFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "log-format", Usage: "diagnostics format on stderr: text or json (default: text)"},
-		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (default: info)"},
+// rootAction runs when no command is named: shroud alone, and shroud help
+// [COMMAND], print the help; any other word is not a command.
+func rootAction(c *cli.Context) error {
+	args := c.Args()
+	switch first, topic := args.First(), args.Get(1); {
+	case first == "" || first == "help" && args.Len() == 1:
+		return cli.ShowAppHelp(c)
+	case first == "help" && args.Len() == 2 && c.App.Command(topic) != nil:
+		return cli.ShowCommandHelp(c, topic)
+	case first == "help":
+		first = strings.Join(args.Tail(), " ")
+		fallthrough
+	default:
+		return usage(c, fmt.Errorf("unknown command %q", first))
 	}
 }
 
+// takeRequired takes over the checks of cmd's required flags, each with
+// an environment variable: urfave/cli prints the whole help before a
+// missing flag's error, and shroud says it in one line.
+func takeRequired(cmd *cli.Command) []*cli.StringFlag {
+	var required []*cli.StringFlag
+	for _, f := range cmd.Flags {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Required {
+			sf.Required = false
+			required = append(required, sf)
+		}
+	}
+	return required
+}
+
+// logFlags are the diagnostics flags; withEnv, also read from the
+// environment (the app's copies).
+func logFlags(withEnv bool) []cli.Flag {
+	format := &cli.StringFlag{Name: "log-format", Usage: "diagnostics format on stderr: text or json (default: text)"}
+	level := &cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (default: info)"}
+	if withEnv {
+		format.EnvVars, level.EnvVars = []string{"SHROUD_LOG_FORMAT"}, []string{"SHROUD_LOG_LEVEL"}
+	} else {
+		format.Usage = "diagnostics format on stderr: text or json (default: text, or $SHROUD_LOG_FORMAT)"
+		level.Usage = "debug, info, warn or error (default: info, or $SHROUD_LOG_LEVEL)"
+	}
+	return []cli.Flag{format, level}
+}
+
 // logSetting returns the value of a diagnostics flag where it was given,
-// after the command or before it, else def.
+// after the command or before it (or in its environment variable), else
+// def.
 func logSetting(c *cli.Context, name, def string) string {
 	for _, ctx := range c.Lineage() {
 		if slices.Contains(ctx.LocalFlagNames(), name) {
@@ -163,21 +198,24 @@ func logSetting(c *cli.Context, name, def string) string {
 	return def
 }
 
-// usageError makes bad flags exit with code and a pointer to --help.
-func usageError(code int) cli.OnUsageErrorFunc {
-	return func(c *cli.Context, err error, isSubcommand bool) error {
-		name := "shroud"
-		if c.Command != nil && c.Command.Name != "" {
-			name += " " + c.Command.Name
-		}
-		return withCode(code, fmt.Errorf("%v (see %s --help)", err, name))
+// usage is a usage error of the command c runs: one line that points to
+// its --help. It exits 2, but from run 125 (DESIGN §6: shroud failed
+// before the child started; a child's own 2 stays the child's).
+func usage(c *cli.Context, err error) error {
+	name, code := "shroud", child.ExitUsage
+	if c.Command != nil && c.Command.HelpName != "" && c.Command.Name != c.App.Name {
+		name = c.Command.HelpName
 	}
+	if c.Command != nil && c.Command.Name == "run" {
+		code = child.ExitFailure
+	}
+	return &codedError{code: code, err: fmt.Errorf("%v (see %s --help)", err, name)}
 }
 
 func setupLogging(w io.Writer, format, level string) error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return withCode(child.ExitUsage, fmt.Errorf("--log-level %q: want debug, info, warn or error", level))
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch format {
@@ -187,7 +225,7 @@ func setupLogging(w io.Writer, format, level string) error {
 		logJSON = true
 		slog.SetDefault(slog.New(slog.NewJSONHandler(w, opts)))
 	default:
-		return withCode(child.ExitUsage, fmt.Errorf("--log-format %q: want text or json", format))
+		return fmt.Errorf("--log-format %q: want text or json", format)
 	}
 	return nil
 }
@@ -204,7 +242,7 @@ func buildVersion() string {
 
 // configFlag is --config, also read from SHROUD_CONFIG.
 func configFlag(required bool) *cli.StringFlag {
-	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"SHROUD_CONFIG"}, Required: required,
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"SHROUD_CONFIG"}, Required: required, TakesFile: true,
 		Usage: "read the config `FILE` (shroud.toml)"}
 }
 
@@ -212,5 +250,16 @@ func regionFlag() *cli.StringFlag {
 	return &cli.StringFlag{Name: "region", Usage: "default AWS `REGION` for references by name (overrides the config and AWS_REGION)"}
 }
 
-// help trims a raw-string help text; urfave indents it.
-func help(s string) string { return strings.TrimSpace(s) }
+// helpTexts are the commands' descriptions in their --help.
+//
+//go:embed help
+var helpTexts embed.FS
+
+// describe is the description of a command in its --help: help/NAME.txt.
+func describe(name string) string {
+	text, err := helpTexts.ReadFile("help/" + name + ".txt")
+	if err != nil {
+		panic(err) // a build without its help text: any test of the binary fails
+	}
+	return strings.TrimSpace(string(text))
+}

@@ -86,6 +86,10 @@ type Faults struct {
 	Latency           time.Duration
 	ThrottleFraction  float64
 	ServerErrFraction float64
+	// ServerErrPage, when set, is the body of those 5xx answers, as HTML
+	// with no AWS error code: what a proxy, a load balancer or moto's
+	// server answers when it fails, instead of AWS's JSON error.
+	ServerErrPage string
 	// HangFraction of calls never answer: the fake holds them until the
 	// client gives up.
 	HangFraction float64
@@ -235,6 +239,7 @@ type apiError struct {
 	status int
 	code   string
 	msg    string
+	page   string // an HTML body instead of the JSON error
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
@@ -336,7 +341,7 @@ func (f *Fake) handle(ctx context.Context, req *request, call *Call) (any, *apiE
 		if strings.HasPrefix(req.api, "AmazonSSM.") {
 			code = "InternalServerError"
 		}
-		return nil, &apiError{status: http.StatusInternalServerError, code: code, msg: "An internal error occurred (injected by the fake)"}
+		return nil, &apiError{status: http.StatusInternalServerError, code: code, msg: "An internal error occurred (injected by the fake)", page: ft.ServerErrPage}
 	}
 
 	f.mu.Lock()
@@ -452,6 +457,12 @@ func (b *bucket) take(l rateLimit, now time.Time) bool {
 
 // writeJSON answers in the JSON 1.1 protocol.
 func writeJSON(w http.ResponseWriter, out any, aerr *apiError) {
+	if aerr != nil && aerr.page != "" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(aerr.status)
+		io.WriteString(w, aerr.page)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-Requestid", requestID())
 	if aerr != nil {

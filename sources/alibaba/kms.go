@@ -386,3 +386,14 @@ func (p *pool) get() (*kms.Client, error) {
 }
 
 func (p *pool) put(c *kms.Client) { p.slots <- c }
+
+var _ sources.Planner = (*Source)(nil)
+
+// PlanCalls implements sources.Planner: one GetSecretValue a secret.
+func (s *Source) PlanCalls(objects []sources.Ref) []sources.PlannedCall {
+	var calls []sources.PlannedCall
+	for _, ref := range objects {
+		calls = sources.CountCalls(calls, cmp.Or(ref.Region, s.region, "default"), "GetSecretValue", 1)
+	}
+	return calls
+}

@@ -521,3 +521,21 @@ func TestMalformedAnswer(t *testing.T) {
 		t.Fatalf("error quotes the answer: %v", res[0].Err)
 	}
 }
+
+// TestPlanCalls: one GetSecretValue a secret, in its ARN's region or the
+// default one, as Fetch makes them.
+func TestPlanCalls(t *testing.T) {
+	var objs []sources.Ref
+	for _, s := range []string{"kms:a", "kms:b", "acs:kms:cn-shanghai:1234567890123456:secret/c"} {
+		ref, err := sources.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, ref)
+	}
+	got := New(Options{Region: home}).PlanCalls(objs)
+	want := []sources.PlannedCall{{Region: home, Op: "GetSecretValue", Count: 2}, {Region: away, Op: "GetSecretValue", Count: 1}}
+	if !slices.Equal(got, want) {
+		t.Errorf("PlanCalls = %v, want %v", got, want)
+	}
+}

@@ -801,3 +801,40 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestUndecodableAnswerNamesStatus: an error answer that is not AWS's JSON
+// (a proxy's or moto's HTML 500) is reported with its HTTP status, never
+// its body, in one line.
+func TestUndecodableAnswerNamesStatus(t *testing.T) {
+	f := newFake(t)
+	f.SetFaults("", awsfake.Faults{ServerErrFraction: 1, ServerErrPage: "<html><body>Internal Server Error " + canary + "</body></html>"})
+	f.PutParameter("us-east-1", "/x", awsfake.String, canary)
+	f.PutSecretString("us-east-1", "x", canary)
+	_, err := resolve(t, resolver(awssrc.Options{MaxAttempts: 2}), "/x", "sm:x")
+	msgs := errorsOf(t, err)
+	for ref, op := range map[string]string{"/x": "GetParameters", "sm:x": "GetSecretValue"} {
+		msg := msgs[ref]
+		if !strings.Contains(msg, op+": an answer that is not AWS's (HTTP 500 Internal Server Error) could not be decoded (after 2 attempts)") ||
+			strings.Contains(msg, "\n") || strings.Contains(msg, "html") {
+			t.Errorf("%s: %q", ref, msg)
+		}
+	}
+}
+
+// TestGaveUpIsOneLine: a call that used up its attempts on a failure that
+// is not an AWS answer (a refused connection) says so in one line, with
+// the attempts, and nothing of the retryer's own sentinel.
+func TestGaveUpIsOneLine(t *testing.T) {
+	ln := httptest.NewServer(http.NotFoundHandler())
+	url := ln.URL
+	ln.Close() // nothing listens there now: connections are refused
+	newFake(t)
+	t.Setenv("AWS_ENDPOINT_URL", url)
+	_, err := resolve(t, resolver(awssrc.Options{MaxAttempts: 3}), "/x", "sm:x")
+	for ref, msg := range errorsOf(t, err) {
+		if strings.Contains(msg, "\n") || strings.Contains(msg, "no attempts left") || !strings.Contains(msg, "connection refused") ||
+			!strings.Contains(msg, "(after 3 attempts)") {
+			t.Errorf("%s: %q", ref, msg)
+		}
+	}
+}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+
+	"github.com/shroud-dev/shroud/internal/plural"
 )
 
 // CallError is a failed AWS call, reduced to what a person needs to fix it:
@@ -73,7 +76,12 @@ func (s *Session) describe(ctx context.Context, op string, err error, failed int
 	var maxErr *retry.MaxAttemptsError
 	switch {
 	case errors.Is(err, errGaveUp):
+		// The retryer's sentinel, joined to the last failure by the SDK
+		// (with a newline), is no cause: the last failure is.
 		ce.Attempts = failed
+		if last != nil {
+			err = last
+		}
 	case errors.As(err, &maxErr):
 		ce.Attempts = maxErr.Attempt
 	}
@@ -89,7 +97,7 @@ func (s *Session) describe(ctx context.Context, op string, err error, failed int
 		}
 		if last != nil {
 			ce.Code = apiCode(last)
-			ce.Message += fmt.Sprintf(" (%d attempts failed, the last with: %s)", failed, shortCause(s, last))
+			ce.Message += fmt.Sprintf(" (%s failed, the last with: %s)", plural.Count(failed, "attempt"), shortCause(s, last))
 		}
 		return ce
 	}
@@ -119,21 +127,34 @@ func shortCause(s *Session, err error) string {
 	if errors.As(err, &ae) {
 		return strings.TrimSuffix(ae.ErrorMessage(), ".")
 	}
+	status := 0
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
 	var de *smithy.DeserializationError
-	if errors.As(err, &de) {
+	switch {
+	case errors.As(err, &de) && status >= 300:
+		// An error answer without AWS's error document: a proxy's or a
+		// load balancer's page. Its body may hold anything; not shown.
+		return fmt.Sprintf("an answer that is not AWS's (HTTP %d %s) could not be decoded", status, http.StatusText(status))
+	case errors.As(err, &de):
 		return "the answer could not be decoded" // its snapshot may hold a value
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return fmt.Sprintf("no answer within the call timeout of %s ([aws] call_timeout)", s.opts.CallTimeout)
 	}
+	if status >= 500 {
+		return fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Error() // "dial tcp HOST:PORT: connect: connection refused"
+	}
 	var oe *smithy.OperationError
 	if errors.As(err, &oe) {
 		err = oe.Err
-	}
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
-		return fmt.Sprintf("HTTP %d", re.HTTPStatusCode())
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found") {
