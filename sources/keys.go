@@ -9,6 +9,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/shroud-dev/shroud/internal/bounded"
 	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
@@ -71,6 +72,9 @@ func IsDotenvName(path string) bool {
 // text; other values are written in JSON form, as jsonform writes the
 // members of JSON secrets.
 func tomlFields(data []byte) (map[string][]byte, error) {
+	if err := bounded.CheckTOML(data); err != nil {
+		return nil, fmt.Errorf("the file is not TOML shroud reads: %w", err)
+	}
 	var doc map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		if perr, ok := err.(toml.ParseError); ok {

@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/shroud-dev/shroud/child"
+	"github.com/shroud-dev/shroud/internal/bounded"
 )
 
 // notifyTimeout bounds one HTTP notification and one notify command.
@@ -189,14 +190,11 @@ const maxPidfile = 64
 
 // readPidfile reads a pid written as decimal text, as daemons write it.
 func readPidfile(path string) (int, error) {
-	f, err := os.Open(path)
+	data, _, err := bounded.ReadFile(path, maxPidfile)
 	if err != nil {
 		return 0, fmt.Errorf("--notify-pidfile: %w", err)
 	}
-	defer f.Close()
-	buf := make([]byte, maxPidfile)
-	k, _ := f.Read(buf)
-	return parsePid(path, buf[:k])
+	return parsePid(path, data)
 }
 
 // parsePid reads the pid of a pidfile's text.
