@@ -2,11 +2,14 @@ package sources
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // TestFileKeysRefuseDeepNesting: a file: source nested two million levels
@@ -53,4 +56,52 @@ func TestFileSourceRefusesFIFO(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("reading a FIFO waits for a writer")
 	}
+}
+
+// FuzzFileKeys: key selection from a file: source in each format never
+// fails but with an error that names no value, and gives what the format's
+// parser gives.
+//
+//	go test ./sources -run '^$' -fuzz FuzzFileKeys -fuzztime 60s
+func FuzzFileKeys(f *testing.F) {
+	for _, s := range []string{
+		`{"a": "x", "b": [1, {"c": null}]}`, "a = 'x'\n[b]\nc = [1, {d = 2}]\n", "A=x\nexport B='y'\n",
+		"x = " + strings.Repeat("[", 70) + strings.Repeat("]", 70), strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70),
+		strings.Repeat("a.", 70) + "b = 1",
+	} {
+		f.Add("json", s)
+		f.Add("toml", s)
+		f.Add("env", s)
+	}
+	f.Fuzz(func(t *testing.T, ext, text string) {
+		if ext != "json" && ext != "toml" && ext != "env" {
+			return
+		}
+		obj := Ref{Backend: File, ID: "/s/secret." + ext}
+		keys := splitKeys(obj, []byte(text))
+		if keys.err != nil {
+			if len(text) >= 8 && strings.Contains(keys.err.Error(), text) {
+				t.Fatalf("the error shows the text: %v", keys.err)
+			}
+			return
+		}
+		switch ext {
+		case "json":
+			var v map[string]any
+			if err := json.Unmarshal([]byte(text), &v); err != nil {
+				t.Fatalf("split JSON the decoder refuses: %v", err)
+			}
+			if len(v) != len(keys.fields) {
+				t.Fatalf("%d keys, the decoder's %d", len(keys.fields), len(v))
+			}
+		case "toml":
+			var v map[string]any
+			if _, err := toml.Decode(text, &v); err != nil {
+				t.Fatalf("split TOML the decoder refuses: %v", err)
+			}
+			if len(v) != len(keys.fields) {
+				t.Fatalf("%d keys, the decoder's %d", len(keys.fields), len(v))
+			}
+		}
+	})
 }
