@@ -128,6 +128,8 @@ func Watch(ctx context.Context, in Input) error {
 	if in.OnValues != nil {
 		in.OnValues(l.vals)
 	}
+	defer timer.Stop(&l.retire)
+	l.scheduleRetire(inject.Retire(l.cur.Files)) // what the first render replaced
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,6 +146,9 @@ func Watch(ctx context.Context, in Input) error {
 		case <-timer.C(l.restart):
 			l.restart = nil
 			l.restartChild()
+		case <-timer.C(l.retire):
+			l.retire = nil
+			l.scheduleRetire(inject.Retire(l.cur.Files))
 		case <-timer.C(l.exit):
 			in.Log.Warn("a secret rotated and on_change is \"exit\": stopping", "exit_status", child.ExitRotated)
 			in.Events.Acted(config.PolicyExit, nil)
@@ -164,6 +169,8 @@ type loop struct {
 	failures int
 	restart  *time.Timer // a restart waits for restartSettle and splay
 	exit     *time.Timer
+	retire   *time.Timer // a replaced generation of a set has had its grace
+	retireAt time.Time
 }
 
 // apply takes one Update: new values are rendered, written and acted on;
@@ -211,6 +218,7 @@ func outcome(changed, failed bool) string {
 func (l *loop) write(m *inject.Materialized, why string) (changed, ok bool) {
 	log := l.in.Log
 	res, err := inject.Write(m.Files, inject.WriteOptions{})
+	l.scheduleRetire(res.RetireAt)
 	files := res.Paths()
 	env := changedEnv(l.cur.Env, m.Env)
 	l.cur = m
@@ -229,6 +237,16 @@ func (l *loop) write(m *inject.Materialized, why string) (changed, ok bool) {
 	log.Info("secrets changed", "files", files, "env", env, "cause", why)
 	l.act(files, env)
 	return true, err == nil
+}
+
+// scheduleRetire arms the retire timer for at, unless it is zero or the
+// timer fires sooner: each Retire says when the next one is due.
+func (l *loop) scheduleRetire(at time.Time) {
+	if at.IsZero() || l.retire != nil && !at.Before(l.retireAt) {
+		return
+	}
+	timer.Stop(&l.retire)
+	l.retire, l.retireAt = time.NewTimer(time.Until(at)), at
 }
 
 // changedEnv names the variables whose values differ.
