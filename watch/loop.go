@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
+
 	"github.com/shroud-dev/shroud/child"
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
@@ -179,8 +181,12 @@ type loop struct {
 func (l *loop) apply(u Update) {
 	log := l.in.Log
 	failed := u.Err != nil
-	if failed {
+	switch {
+	case failed && len(u.Values) == 0:
 		log.Warn("refresh failed: keeping the last good values and files; retrying with backoff", "backend", u.Backend.String(), "error", u.Err)
+	case failed:
+		log.Warn("refresh failed in part: the references that failed keep their last good values; the others changed, and their files are written; retrying with backoff",
+			"backend", u.Backend.String(), "kept", failedRefs(u.Err), "changed", changedRefs(u.Values), "error", u.Err)
 	}
 	changed := false
 	if len(u.Values) > 0 {
@@ -200,6 +206,35 @@ func (l *loop) apply(u Update) {
 		}
 	}
 	l.in.Events.Refreshed(outcome(changed, failed))
+}
+
+// failedRefs names the references an Update's error lists.
+func failedRefs(err error) []string {
+	var names []string
+	var merr *multierror.Error
+	if !errors.As(err, &merr) {
+		return nil
+	}
+	for _, e := range merr.Errors {
+		var se *sources.Error
+		if errors.As(e, &se) && !slices.Contains(names, se.Ref.Raw) {
+			names = append(names, se.Ref.Raw)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// changedRefs names the references with new values.
+func changedRefs(vals inject.Values) []string {
+	var names []string
+	for ref := range vals {
+		if !slices.Contains(names, ref.Raw) {
+			names = append(names, ref.Raw)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func outcome(changed, failed bool) string {

@@ -88,7 +88,7 @@ func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
 			return nil, fmt.Errorf("--notify-url %q: want an http:// or https:// URL", opts.URL)
 		}
 	}
-	if targets == 0 && opts.URL == "" && opts.Command == "" {
+	if !n.tells() {
 		opts.Log.Warn("no --notify-* flag: files are kept fresh, and the application is not told")
 	}
 	return n, nil
@@ -105,6 +105,10 @@ func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
 // that the files changed and the files are the newest by then. Failures
 // are logged and counted in shroud_notifications_total.
 func (n *AppNotifier) Signal(sig syscall.Signal) error {
+	if !n.tells() {
+		n.opts.Log.Info("files changed; the application is not told: no --notify-* flag")
+		return nil
+	}
 	if n.opts.Signal != 0 {
 		sig = n.opts.Signal
 	}
@@ -130,6 +134,12 @@ func (n *AppNotifier) Signal(sig syscall.Signal) error {
 		}
 	}()
 	return nil
+}
+
+// tells reports whether the options give any way to tell the application.
+func (n *AppNotifier) tells() bool {
+	o := n.opts
+	return o.Pid != 0 || o.Pidfile != "" || o.Process != "" || o.URL != "" || o.Command != ""
 }
 
 // notify notifies the application once, in every way given.
