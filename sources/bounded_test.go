@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -36,6 +37,30 @@ func TestFileKeysRefuseDeepNesting(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%s took %v", name, d)
 		}
+	}
+}
+
+// TestKeysOfLargeValueRefused: a value larger than the parsers are given
+// fails before it is parsed (a 16 MiB TOML file took tens of seconds),
+// and whole it is still read.
+func TestKeysOfLargeValueRefused(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := 0; b.Len() <= maxKeyedSize; i++ {
+		fmt.Fprintf(&b, "k%d = %d\n", i, i)
+	}
+	path := writeFile(t, dir, "big.toml", b.String())
+	r := NewResolver()
+	start := time.Now()
+	_, err := r.Resolve(context.Background(), []Ref{mustParse(t, "file:"+path+"#k1")})
+	if err == nil || !strings.Contains(err.Error(), `cannot select key "k1": the value is larger than 4 MiB, the most shroud splits into keys`) {
+		t.Errorf("err = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if res, err := r.Resolve(context.Background(), []Ref{mustParse(t, "file:"+path)}); err != nil || len(res[0].Value.Data) != b.Len() {
+		t.Errorf("the whole file: %d bytes, %v", len(res[0].Value.Data), err)
 	}
 }
 

@@ -23,6 +23,12 @@ type objectKeys struct {
 	err    error
 }
 
+// maxKeyedSize bounds a value split into keys: parsing costs far more
+// than reading (a 16 MiB TOML file takes its parser tens of seconds), and
+// a secret's keys fit in far less (Secrets Manager's values are at most
+// 64 KiB).
+const maxKeyedSize = 4 << 20
+
 // splitKeys splits the value of obj for key selection: a JSON object for
 // cloud secrets; for file: references, a JSON, dotenv or TOML file chosen
 // by its extension.
@@ -33,6 +39,10 @@ func splitKeys(obj Ref, data []byte) objectKeys {
 			k.err = errors.New("#KEY needs a .json, .env or .toml file (or drop #KEY to read the whole file)")
 			return k
 		}
+	}
+	if len(data) > maxKeyedSize {
+		k.err = fmt.Errorf("the value is larger than %s, the most shroud splits into keys", bounded.Size(maxKeyedSize))
+		return k
 	}
 	switch k.format {
 	case "json":
