@@ -119,15 +119,19 @@ func TestWorldWritableDirectoryWarns(t *testing.T) {
 	}
 }
 
-// TestRotateExitRetiresGenerations: when shroud run ends, the replaced
-// generations of a set go with it, even within their grace: old secret
-// values do not outlive the run. Before, one always remained.
-func TestRotateExitRetiresGenerations(t *testing.T) {
-	dir := t.TempDir()
-	c := rotCanaries
-	write(t, dir, "src/user", "app")
-	write(t, dir, "src/pw", c[0])
-	write(t, dir, "shroud.toml", `
+// generationsOf lists the generation directories of the set in dir.
+func generationsOf(dir string) []string {
+	var gens []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "..") {
+			gens = append(gens, e.Name())
+		}
+	}
+	return gens
+}
+
+const setConfig = `
 [rotation]
 interval = "0"
 
@@ -137,32 +141,66 @@ value_from = "file:src/user"
 [[files]]
 path = "out/pw"
 value_from = "file:src/pw"
-`)
-	rec := filepath.Join(dir, "rec")
-	out := filepath.Join(dir, "out")
-	s := startShroud(t, []string{"SHROUD_E2E_CHILD=rotation", "REC=" + rec, "SECRET_FILE=" + filepath.Join(out, "pw")},
-		"run", "--config", filepath.Join(dir, "shroud.toml"), "--", os.Args[0])
-	awaitRec(t, rec, "the child", atLeast("start ", 1))
-	for i := 1; i <= 2; i++ {
-		replaceFile(t, filepath.Join(dir, "src", "pw"), c[i])
-		awaitRec(t, rec, "the rotation", has("SIGHUP "+c[i]))
-	}
-	entries, _ := os.ReadDir(out)
-	s.signal(t, unix.SIGTERM)
-	if code := s.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	var gens []string
-	after, _ := os.ReadDir(out)
-	for _, e := range after {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "..") {
-			gens = append(gens, e.Name())
+`
+
+// TestRotateExitRetiresGenerations: when shroud run or shroud sidecar
+// ends, the replaced generations of a set go with it, even within their
+// grace: old secret values do not outlive shroud. Before, one always
+// remained, and all of a recent burst.
+func TestRotateExitRetiresGenerations(t *testing.T) {
+	c := rotCanaries
+	t.Run("run", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "src/user", "app")
+		write(t, dir, "src/pw", c[0])
+		write(t, dir, "shroud.toml", setConfig)
+		rec := filepath.Join(dir, "rec")
+		out := filepath.Join(dir, "out")
+		s := startShroud(t, []string{"SHROUD_E2E_CHILD=rotation", "REC=" + rec, "SECRET_FILE=" + filepath.Join(out, "pw")},
+			"run", "--config", filepath.Join(dir, "shroud.toml"), "--", os.Args[0])
+		awaitRec(t, rec, "the child", atLeast("start ", 1))
+		for i := 1; i <= 2; i++ {
+			replaceFile(t, filepath.Join(dir, "src", "pw"), c[i])
+			awaitRec(t, rec, "the rotation", has("SIGHUP "+c[i]))
 		}
-	}
-	if len(gens) != 1 {
-		t.Errorf("after exit the set has generations %v (before the stop, %d entries); want only the current", gens, len(entries))
-	}
-	if got := readFile(t, filepath.Join(out, "pw")); got != c[2] {
-		t.Errorf("pw = %q", got)
-	}
+		before := generationsOf(out)
+		if len(before) < 2 {
+			t.Fatalf("generations %v before the stop: nothing replaced to retire", before)
+		}
+		s.signal(t, unix.SIGTERM)
+		if code := s.wait(t); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if gens := generationsOf(out); len(gens) != 1 {
+			t.Errorf("after exit the set has generations %v (before the stop %v); want only the current", gens, before)
+		}
+		if got := readFile(t, filepath.Join(out, "pw")); got != c[2] {
+			t.Errorf("pw = %q", got)
+		}
+	})
+	t.Run("sidecar", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "src/user", "app")
+		write(t, dir, "src/pw", c[0])
+		write(t, dir, "shroud.toml", setConfig)
+		out := filepath.Join(dir, "out")
+		s := startShroud(t, nil, "sidecar", "--config", filepath.Join(dir, "shroud.toml"))
+		for i := 0; i <= 2; i++ {
+			if i > 0 {
+				replaceFile(t, filepath.Join(dir, "src", "pw"), c[i])
+			}
+			waitFor(t, "the rotation", func() bool { data, _ := os.ReadFile(filepath.Join(out, "pw")); return string(data) == c[i] })
+		}
+		before := generationsOf(out)
+		if len(before) < 2 {
+			t.Fatalf("generations %v before the stop: nothing replaced to retire", before)
+		}
+		s.signal(t, unix.SIGTERM)
+		if code := s.wait(t); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if gens := generationsOf(out); len(gens) != 1 {
+			t.Errorf("after exit the set has generations %v (before the stop %v); want only the current", gens, before)
+		}
+	})
 }
