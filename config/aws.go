@@ -20,8 +20,8 @@ type rawAWS struct {
 	RoleARN     string `toml:"role_arn"`
 	ExternalID  string `toml:"external_id"`
 	SessionName string `toml:"session_name"`
-	// Timeout is the start-up deadline of all AWS fetches, retries included
-	// ("30s" by default).
+	// Timeout is the deadline of each resolve of AWS values (the first
+	// render and every refresh), retries included ("30s" by default).
 	Timeout string `toml:"timeout"`
 	// CallTimeout bounds one HTTP attempt ("5s" by default); a timed-out
 	// attempt is retried.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/shroud-dev/shroud/internal/bounded"
 	"github.com/shroud-dev/shroud/logdriver"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -51,6 +52,9 @@ func loadECS(path, container string) (*ecsContainer, error) {
 	data, err := readBounded(path, "ECS task definition", maxTaskDefinitionSize)
 	if err != nil {
 		return nil, err
+	}
+	if err := bounded.CheckJSON(data); err != nil {
+		return nil, fmt.Errorf("%s: not an ECS task definition: %w", path, err)
 	}
 	var td ecsTaskDefinition
 	if err := json.Unmarshal(data, &td); err != nil {

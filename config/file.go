@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -14,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/shroud-dev/shroud/internal/bounded"
 	"github.com/shroud-dev/shroud/sources"
 )
 
@@ -54,22 +53,11 @@ const maxConfigSize = 4 << 20
 
 // readBounded reads a regular file of at most limit bytes; what names the
 // file's role in errors. A device or a FIFO is refused: /dev/zero would
-// never end.
+// never end, a FIFO would wait for a writer.
 func readBounded(path, what string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	data, _, err := bounded.ReadFile(path, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
-	}
-	defer f.Close()
-	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading %s: %s is not a regular file", what, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", what, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("reading %s: %s is larger than %d MiB", what, path, limit>>20)
 	}
 	return data, nil
 }
@@ -78,6 +66,9 @@ func readBounded(path, what string, limit int64) ([]byte, error) {
 // errors and anchors relative paths. The Config has the file's bindings
 // only: Load adds an ECS task definition's and the flags'.
 func ParseFile(path string, data []byte) (*Config, error) {
+	if err := bounded.CheckTOML(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	var raw rawFile
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-multierror"
+	"github.com/shroud-dev/shroud/internal/bounded"
 )
 
 func parse(t *testing.T, text string) (*Config, error) {
@@ -169,9 +170,12 @@ func TestConfigExampleFilesLoad(t *testing.T) {
 	}
 }
 
-// FuzzParseConfig checks that no input panics the loader, that a single
-// problem is reported in one line, and that accepted configs give a valid
-// Spec.
+// FuzzParseConfig checks that no input panics the loader, that accepted
+// configs give a valid Spec, that a single
+// problem is reported in one line, and that nesting past bounded.MaxDepth is
+// refused before the TOML parser recurses into it.
+//
+//	go test ./config -run '^$' -fuzz FuzzParseConfig -fuzztime 60s
 func FuzzParseConfig(f *testing.F) {
 	for _, path := range []string{"../config.example.toml", "../examples/local/shroud.toml"} {
 		if data, err := os.ReadFile(path); err == nil {
@@ -182,8 +186,15 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("region = \"us-east-1\"\n[x]\ny = 1\n"))
 	f.Add([]byte("[aws\n[[files]]\npath = \"x\"\nvalue_from = \"file:y\"\nmode = 400\n"))
 	f.Add([]byte("[aws]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\ntimeout = \"3s\"\n[[env_from]]\npath = \"/a/\"\nprefix = \"A_\"\n[[env_from]]\nvalue_from = \"sm:x\"\n"))
+	deep := strings.Repeat("[", bounded.MaxDepth) + strings.Repeat("]", bounded.MaxDepth)
+	f.Add([]byte("[log]\noptions = {a = " + deep + "}\n"))
+	f.Add([]byte("[[files]]\npath = 'x'\n[files.values]\n" + strings.Repeat("a.", bounded.MaxDepth) + "b = 'sm:x'\n"))
+	f.Add([]byte("[rotation]\ninterval = \"\"\"\n[[[\n\"\"\"\n[" + strings.Repeat("t.", bounded.MaxDepth) + "u]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseFile("/cfg/shroud.toml", data)
+		if depth := bounded.CheckTOML(data); depth != nil && (err == nil || !strings.Contains(err.Error(), depth.Error())) {
+			t.Fatalf("a document nested past the bound: %v", err)
+		}
 		if err != nil {
 			if cfg != nil {
 				t.Fatal("config returned with an error")

@@ -3,9 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/shroud-dev/shroud/internal/bounded"
 	"github.com/shroud-dev/shroud/internal/paths"
 	"github.com/shroud-dev/shroud/sources"
 	"github.com/shroud-dev/shroud/template"
@@ -391,20 +390,9 @@ func (b *builder) parseTemplate(f rawFileOut, header int) (*template.Template, e
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(b.dir, name)
 	}
-	if info, err := os.Stat(name); err == nil && !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("template_file %s is not a regular file", name) // a FIFO would block
-	}
-	fh, err := os.Open(name)
+	text, _, err := bounded.ReadFile(name, maxTemplateSize)
 	if err != nil {
 		return nil, fmt.Errorf("template_file: %w", err)
-	}
-	defer fh.Close()
-	text, err := io.ReadAll(io.LimitReader(fh, maxTemplateSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("template_file: %w", err)
-	}
-	if len(text) > maxTemplateSize {
-		return nil, fmt.Errorf("template_file %s is larger than %d MiB", name, maxTemplateSize>>20)
 	}
 	return template.Parse(template.Input{Name: name, Text: string(text)})
 }

@@ -26,7 +26,7 @@ func Render(ctx context.Context, in config.Input, dryRun bool) (inject.Result, e
 	if err != nil {
 		return inject.Result{}, err
 	}
-	res, err := inject.Write(m.Files, inject.WriteOptions{DryRun: dryRun})
+	res, err := write(m.Files, inject.WriteOptions{DryRun: dryRun})
 	if dryRun {
 		if err == nil {
 			slog.Info("dry run: nothing written", "files", len(m.Files), "would_change", len(res.Changed))
@@ -36,6 +36,20 @@ func Render(ctx context.Context, in config.Input, dryRun bool) (inject.Result, e
 	changed := res.Paths()
 	for _, f := range m.Files {
 		slog.Info("file rendered", "path", f.Path, "bytes", len(f.Data), "changed", slices.Contains(changed, f.Path))
+	}
+	return res, err
+}
+
+// write writes files as inject.Write does, and warns of each directory
+// that every user may write to without the sticky bit: anyone there can
+// replace what shroud writes. It warns rather than refuses, since a
+// Kubernetes emptyDir is such a directory (0777), shared by the pod's
+// containers.
+func write(files []inject.Rendered, opt inject.WriteOptions) (inject.Result, error) {
+	res, err := inject.Write(files, opt)
+	for _, dir := range res.Exposed {
+		slog.Warn("secret files go in a directory every user may write to, without the sticky bit: any local user can replace them; chmod o-w or +t it, or write into a subdirectory",
+			"dir", dir)
 	}
 	return res, err
 }
@@ -79,7 +93,7 @@ func Check(ctx context.Context, in config.Input, permissions bool) (CheckResult,
 	case err != nil:
 		return res, err
 	}
-	if _, err := inject.Write(m.Files, inject.WriteOptions{DryRun: true}); err != nil { // files_root, links, owner
+	if _, err := write(m.Files, inject.WriteOptions{DryRun: true}); err != nil { // files_root, links, owner
 		return res, err
 	}
 	if len(res.Denials) > 0 {

@@ -88,7 +88,7 @@ func prepare(ctx context.Context, in RunInput) (*prepared, error) {
 	if p.vals, p.m, err = materialize(ctx, p.plan, p.resolver); err != nil {
 		return nil, err
 	}
-	if _, err := inject.Write(p.m.Files, inject.WriteOptions{}); err != nil {
+	if _, err := write(p.m.Files, inject.WriteOptions{}); err != nil {
 		return nil, err
 	}
 	p.env = p.m.Environ(in.Config.Environ)
@@ -155,6 +155,7 @@ func (p *prepared) supervise(ctx context.Context, in RunInput) (int, error) {
 	if cerr := p.logs.Close(); cerr != nil {
 		slog.Error("log delivery incomplete", "error", cerr) // the child's status still stands
 	}
+	inject.RetireAll(p.m.Files) // old values do not outlive the run
 	if err != nil {
 		return code, err // a crash loop given up
 	}
@@ -166,7 +167,7 @@ func (p *prepared) supervise(ctx context.Context, in RunInput) (int, error) {
 
 // watch keeps the child's secrets current until the child ends, or until
 // a rotation runs the exit policy, which stops the child: it then reports
-// true.
+// true. It returns once the watch loop has, so no write is under way.
 func (p *prepared) watch(ctx context.Context, in RunInput, s *child.Supervisor, adm *admin.Server, refresh <-chan struct{}) bool {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -182,6 +183,8 @@ func (p *prepared) watch(ctx context.Context, in RunInput, s *child.Supervisor, 
 	}()
 	select {
 	case <-s.Done():
+		cancel()
+		<-watched
 		return false
 	case err := <-watched:
 		if errors.Is(err, watch.ErrExit) {

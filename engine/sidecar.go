@@ -78,6 +78,7 @@ func Sidecar(ctx context.Context, in SidecarInput) (int, error) {
 		Plan: plan, Resolver: resolver, Values: vals, Current: m, Notifier: n,
 		Refresh: refresh, Events: adm.Events(), Log: slog.Default(),
 	})
+	inject.RetireAll(m.Files) // old values do not outlive the sidecar
 	switch {
 	case errors.Is(err, watch.ErrExit):
 		return child.ExitRotated, nil
@@ -95,7 +96,7 @@ func firstRender(ctx context.Context, plan *inject.Plan, r *sources.Resolver) (i
 	for attempt := 1; ; attempt++ {
 		vals, m, err := materialize(ctx, plan, r)
 		if err == nil {
-			_, err = inject.Write(m.Files, inject.WriteOptions{})
+			_, err = write(m.Files, inject.WriteOptions{})
 		}
 		if err == nil {
 			return vals, m, nil

@@ -24,10 +24,11 @@ import (
 //	DIR/tls.key -> ..data/tls.key
 //
 // A change writes a whole new generation, then renames a new ..data link
-// over the old one: one atomic step switches every file of the set. The
-// generation before stays until the next switch, and any older one until it
-// has been replaced for retireGrace, so a reader that resolved ..data just
-// before a switch can finish, even when switches follow each other fast.
+// over the old one: one atomic step switches every file of the set. A
+// replaced generation stays for retireGrace, so a reader that resolved
+// ..data just before a switch can finish, even when switches follow each
+// other fast; then Retire removes it, whether or not another switch came,
+// since it holds old secret values.
 const (
 	dataLink    = "..data"
 	dataLinkTmp = "..data_tmp"
@@ -104,7 +105,6 @@ func writeSet(files []Rendered) (changed []Rendered, err error) {
 	if err := syncDir(d, "."); err != nil {
 		return changed, fmt.Errorf("writing the files of %s: syncing the directory: %w", dirName, err)
 	}
-	retire(d, gen, cur)
 	return changed, nil
 }
 
@@ -170,15 +170,21 @@ func holdsAt(d *os.Root, name string, f Rendered) bool {
 
 // newGeneration creates an empty generation directory with the
 // permissions (and, as root, the owner) of the directory it is in, so the
-// set is exactly as reachable as a file there would be.
+// set is as reachable as a file there would be (a group that may read its
+// files may search it) — but never writable by group or others: in a
+// sticky directory such as /tmp (1777) anyone could otherwise delete or
+// replace the files inside, which the sticky bit protects only in the
+// directory it is set on. /tmp's generations are 0755, as Kubernetes
+// makes its own.
 func newGeneration(d *os.Root) (string, error) {
 	info, err := d.Stat(".")
 	if err != nil {
 		return "", err
 	}
+	perm := info.Mode().Perm() &^ 0o022
 	for range 10 {
 		name := time.Now().UTC().Format(genLayout) + strconv.FormatUint(rand.Uint64()%(36*36*36*36), 36)
-		err = d.Mkdir(name, info.Mode().Perm())
+		err = d.Mkdir(name, perm)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -186,7 +192,7 @@ func newGeneration(d *os.Root) (string, error) {
 			return "", err
 		}
 		// Mkdir applies the umask: set the mode exactly.
-		if err := d.Chmod(name, info.Mode().Perm()); err != nil {
+		if err := d.Chmod(name, perm); err != nil {
 			d.Remove(name)
 			return "", err
 		}
@@ -206,37 +212,112 @@ func newGeneration(d *os.Root) (string, error) {
 // with margin (a loaded machine can stall a reader for many milliseconds).
 const retireGrace = 5 * time.Second
 
-// retire removes the generations a reader can no longer be in: all but
-// the current and the one it replaced, once their successor has been in
-// place for retireGrace. A generation's successor is the next one by
-// modification time (set as its files were written, before its switch).
-// A failure only leaves an old generation behind.
-func retire(d *os.Root, current, previous string) {
+// Retire removes the generations of the sets among files that were
+// replaced retireGrace ago or more, and returns when the next of those it
+// kept may go, or the zero time when it kept none. Write calls it; a
+// caller that stays (the watch loop) calls it again then, so old secret
+// values leave the disk even when no further switch comes.
+func Retire(files []Rendered) time.Time { return retireSets(files, retireGrace) }
+
+// RetireAll removes every replaced generation of the sets among files at
+// once, for when shroud stops and no later Retire would come. A reader
+// still inside one sees it vanish, and starts again from ..data (README,
+// "Rotation").
+func RetireAll(files []Rendered) { retireSets(files, 0) }
+
+func retireSets(files []Rendered, grace time.Duration) (next time.Time) {
+	for _, set := range setsOf(files) {
+		if len(set) < 2 {
+			continue // a lone file has no generations
+		}
+		if due := retireSet(set[0], grace); !due.IsZero() && (next.IsZero() || due.Before(next)) {
+			next = due
+		}
+	}
+	return next
+}
+
+// retireSet retires in the directory of the set f is part of, reached as
+// Write reaches it.
+func retireSet(f Rendered, grace time.Duration) time.Time {
+	t, err := f.open(false)
+	if err != nil || t.root == nil {
+		return time.Time{}
+	}
+	defer t.root.Close()
+	d, err := t.root.OpenRoot(filepath.Dir(t.name))
+	if err != nil {
+		return time.Time{}
+	}
+	defer d.Close()
+	return retireIn(d, grace)
+}
+
+// retireIn removes the generations in d a reader can no longer be in:
+// every one but the current, once its successor has been in place for
+// grace. A generation's successor is the next one by modification time
+// (set as its files were written, just before its switch); the newest has
+// none and stays. It returns when the next one kept may go. A failure only
+// leaves an old generation behind.
+func retireIn(d *os.Root, grace time.Duration) (next time.Time) {
+	current, _ := d.Readlink(dataLink)
+	gens := generations(d)
+	now := time.Now()
+	for i, g := range gens[:max(len(gens)-1, 0)] {
+		if g.name == current {
+			continue
+		}
+		if due := gens[i+1].made.Add(grace); grace > 0 && now.Before(due) {
+			if next.IsZero() || due.Before(next) {
+				next = due
+			}
+			continue
+		}
+		d.RemoveAll(g.name)
+	}
+	return next
+}
+
+// generation is a generation directory and when it was made.
+type generation struct {
+	name string
+	made time.Time
+}
+
+// generations lists the generation directories in d, oldest first.
+func generations(d *os.Root) []generation {
 	dir, err := d.Open(".")
 	if err != nil {
-		return
+		return nil
 	}
 	entries, _ := dir.ReadDir(-1)
 	dir.Close()
-	type gen struct {
-		name string
-		made time.Time
-	}
-	var gens []gen
+	var gens []generation
 	for _, e := range entries {
 		if !e.IsDir() || !isGeneration(e.Name()) {
 			continue
 		}
 		if info, err := e.Info(); err == nil {
-			gens = append(gens, gen{e.Name(), info.ModTime()})
+			gens = append(gens, generation{e.Name(), info.ModTime()})
 		}
 	}
-	slices.SortFunc(gens, func(a, b gen) int { return a.made.Compare(b.made) })
-	for i, g := range gens[:max(len(gens)-1, 0)] {
-		if g.name != current && g.name != previous && time.Since(gens[i+1].made) > retireGrace {
-			d.RemoveAll(g.name)
+	slices.SortFunc(gens, func(a, b generation) int { return a.made.Compare(b.made) })
+	return gens
+}
+
+// exposedDirs lists the directories of files that every user may write to
+// and that have no sticky bit: anyone can rename or delete what shroud
+// writes there (a file, ..data, the links) and put their own in its place.
+func exposedDirs(files []Rendered) []string {
+	var dirs []string
+	for _, set := range setsOf(files) {
+		dir := filepath.Dir(set[0].Path)
+		info, err := os.Stat(dir)
+		if err == nil && info.Mode().Perm()&0o002 != 0 && info.Mode()&fs.ModeSticky == 0 {
+			dirs = append(dirs, dir)
 		}
 	}
+	return dirs
 }
 
 // setsOf groups files by directory, in the order their directories first

@@ -222,8 +222,8 @@ func (p *Plan) expandEnvFrom(vals Values, env map[string]string, c *checker) (fr
 		for _, k := range keys {
 			name := EnvName(ef.Prefix, k)
 			from := fmt.Sprintf("key %q of %s (%s)", k, ef.Ref.Raw, ef.Origin)
-			if !sources.ValidEnvName(name) {
-				c.add(fmt.Errorf("%s: %s gives the name %s, which starts with a digit; set a prefix", ef.Origin, fmt.Sprintf("key %q of %s", k, ef.Ref.Raw), name))
+			if err := checkEnvFromName(name, k, ef); err != nil {
+				c.add(err)
 				continue
 			}
 			if prev, dup := owner[name]; dup {
@@ -240,6 +240,10 @@ func (p *Plan) expandEnvFrom(vals Values, env map[string]string, c *checker) (fr
 					continue
 				}
 			}
+			if loaderVariable(name) {
+				c.add(fmt.Errorf("%s: %s gives the variable %s, which decides what programs run or what code they load; env_from never sets it from a listing: if it is meant to be set, bind it by name in [[secrets]] (and keep it out of the listing, or set a prefix)", ef.Origin, from, name))
+				continue
+			}
 			if !envText(fields[k]) {
 				c.add(fmt.Errorf("%s: %s is binary (NUL bytes or not UTF-8), which an environment variable cannot hold", ef.Origin, from))
 				continue
@@ -249,6 +253,18 @@ func (p *Plan) expandEnvFrom(vals Values, env map[string]string, c *checker) (fr
 		}
 	}
 	return fromEnvFrom
+}
+
+// checkEnvFromName says why name, which key of ef's object gives, cannot
+// be an environment variable: key is empty, or name starts with a digit.
+func checkEnvFromName(name, key string, ef config.EnvFrom) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%s: %s has an empty key, which gives no variable name; remove it, or set a prefix", ef.Origin, ef.Ref.Raw)
+	case !sources.ValidEnvName(name):
+		return fmt.Errorf("%s: key %q of %s gives the name %s, which starts with a digit; set a prefix", ef.Origin, key, ef.Ref.Raw, name)
+	}
+	return nil
 }
 
 // Environ returns base with the bound variables set; bound values win.

@@ -41,6 +41,13 @@ type Result struct {
 	// Changed are the files whose content, mode or owner changed, in the
 	// order given.
 	Changed []Rendered
+	// RetireAt is when a replaced generation of a set will have had its
+	// grace, for Retire to remove it; zero when none waits.
+	RetireAt time.Time
+	// Exposed are the directories of the files that every user may write
+	// to without the sticky bit: anyone there can replace the files, so
+	// the caller warns.
+	Exposed []string
 }
 
 // Paths are the paths of Changed.
@@ -59,11 +66,13 @@ func (r Result) Paths() []string {
 // directory is replaced by a rename (see writeAlone); the files of a
 // directory that holds several are a set, switched all at once (see
 // writeSet). Files that already hold their content, mode and owner are not
-// touched, so unchanged secrets cause no notification.
+// touched, so unchanged secrets cause no notification. Replaced generations
+// of sets past their grace are removed (see Retire); the Result says when
+// the next will be, and which directories any user could write to.
 func Write(files []Rendered, opt WriteOptions) (Result, error) {
 	var (
 		errs  *multierror.Error
-		would Result
+		would = Result{Exposed: exposedDirs(files)}
 	)
 	for _, f := range files {
 		changes, err := f.wouldChange()
@@ -78,7 +87,7 @@ func Write(files []Rendered, opt WriteOptions) (Result, error) {
 	if errs != nil || opt.DryRun {
 		return would, config.ListErrors(errs)
 	}
-	var res Result
+	res := Result{Exposed: would.Exposed}
 	for _, set := range setsOf(files) {
 		var (
 			changed []Rendered
@@ -92,6 +101,7 @@ func Write(files []Rendered, opt WriteOptions) (Result, error) {
 		res.Changed = append(res.Changed, changed...)
 		errs = multierror.Append(errs, err)
 	}
+	res.RetireAt = Retire(files)
 	return res, config.ListErrors(errs)
 }
 

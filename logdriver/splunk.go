@@ -12,10 +12,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shroud-dev/shroud/internal/bounded"
 )
 
 type splunkSettings struct {
@@ -91,7 +92,7 @@ func newSplunk(s splunkSettings, env driverEnv) (driver, error) {
 	}
 	cfg := &tls.Config{InsecureSkipVerify: s.insecureSkipVerify, ServerName: s.caName, MinVersion: tls.VersionTLS12}
 	if s.caPath != "" {
-		pem, err := os.ReadFile(s.caPath)
+		pem, _, err := bounded.ReadFile(s.caPath, bounded.MaxPEM)
 		if err != nil {
 			return nil, env.opt("splunk-capath", err.Error())
 		}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/shroud-dev/shroud/internal/bounded"
 )
 
 // syslogFacilities maps Docker's facility names to codes.
@@ -167,7 +169,7 @@ func (t syslogTLS) config(address string, env driverEnv) (*tls.Config, error) {
 	host, _, _ := net.SplitHostPort(address)
 	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: t.skipVerify, MinVersion: tls.VersionTLS12}
 	if t.caCert != "" {
-		pem, err := os.ReadFile(t.caCert)
+		pem, _, err := bounded.ReadFile(t.caCert, bounded.MaxPEM)
 		if err != nil {
 			return nil, env.opt("syslog-tls-ca-cert", err.Error())
 		}
@@ -177,13 +179,27 @@ func (t syslogTLS) config(address string, env driverEnv) (*tls.Config, error) {
 		}
 	}
 	if t.cert != "" {
-		pair, err := tls.LoadX509KeyPair(t.cert, t.key)
+		pair, err := loadKeyPair(t.cert, t.key)
 		if err != nil {
 			return nil, env.opt("syslog-tls-cert", "cannot load the certificate and key: "+err.Error())
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return cfg, nil
+}
+
+// loadKeyPair reads a certificate and its key as tls.LoadX509KeyPair does,
+// each from a regular file of bounded size.
+func loadKeyPair(cert, key string) (tls.Certificate, error) {
+	certPEM, _, err := bounded.ReadFile(cert, bounded.MaxPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, _, err := bounded.ReadFile(key, bounded.MaxPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
 }
 
 // format appends one message as Docker's formatters write it:

@@ -3,44 +3,66 @@ package sources
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/shroud-dev/shroud/internal/bounded"
 	"github.com/shroud-dev/shroud/internal/jsonform"
 )
 
-// selectKey returns the value of ref.JSONKey in data: a JSON object for cloud
-// secrets; for file: references, a JSON, dotenv or TOML file chosen by its
-// extension. Errors name the key, never the value.
-func selectKey(ref Ref, data []byte) ([]byte, error) {
-	format := "json"
-	if ref.Backend == File {
-		format = fileFormat(ref.ID)
-		if format == "" {
-			return nil, fmt.Errorf("cannot select key %q: #KEY needs a .json, .env or .toml file (or drop #KEY to read the whole file)", ref.JSONKey)
+// objectKeys is an object's value split into its keys, or why it cannot
+// be. A resolve splits each object once, however many references select
+// keys of it.
+type objectKeys struct {
+	format string // json, dotenv or toml
+	fields map[string][]byte
+	err    error
+}
+
+// maxKeyedSize bounds a value split into keys: parsing costs far more
+// than reading (a 16 MiB TOML file takes its parser tens of seconds), and
+// a secret's keys fit in far less (Secrets Manager's values are at most
+// 64 KiB).
+const maxKeyedSize = 4 << 20
+
+// splitKeys splits the value of obj for key selection: a JSON object for
+// cloud secrets; for file: references, a JSON, dotenv or TOML file chosen
+// by its extension.
+func splitKeys(obj Ref, data []byte) objectKeys {
+	k := objectKeys{format: "json"}
+	if obj.Backend == File {
+		if k.format = fileFormat(obj.ID); k.format == "" {
+			k.err = errors.New("#KEY needs a .json, .env or .toml file (or drop #KEY to read the whole file)")
+			return k
 		}
 	}
-	var (
-		fields map[string][]byte
-		err    error
-	)
-	switch format {
+	if len(data) > maxKeyedSize {
+		k.err = fmt.Errorf("the value is larger than %s, the most shroud splits into keys", bounded.Size(maxKeyedSize))
+		return k
+	}
+	switch k.format {
 	case "json":
-		fields, err = jsonform.Fields(data)
+		k.fields, k.err = jsonform.Fields(data)
 	case "dotenv":
-		fields, err = ParseDotenv(data)
+		k.fields, k.err = ParseDotenv(data)
 	case "toml":
-		fields, err = tomlFields(data)
+		k.fields, k.err = tomlFields(data)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot select key %q: %w", ref.JSONKey, err)
+	return k
+}
+
+// key returns the value of a key. Errors name the key, never the value.
+func (k objectKeys) key(name string) ([]byte, error) {
+	if k.err != nil {
+		return nil, fmt.Errorf("cannot select key %q: %w", name, k.err)
 	}
-	v, ok := fields[ref.JSONKey]
+	v, ok := k.fields[name]
 	if !ok {
-		return nil, fmt.Errorf("key %q not found; the %s object has %s", ref.JSONKey, format, jsonform.DescribeKeys(fields))
+		return nil, fmt.Errorf("key %q not found; the %s object has %s", name, k.format, jsonform.DescribeKeys(k.fields))
 	}
 	return v, nil
 }
@@ -71,6 +93,9 @@ func IsDotenvName(path string) bool {
 // text; other values are written in JSON form, as jsonform writes the
 // members of JSON secrets.
 func tomlFields(data []byte) (map[string][]byte, error) {
+	if err := bounded.CheckTOML(data); err != nil {
+		return nil, fmt.Errorf("the file is not TOML shroud reads: %w", err)
+	}
 	var doc map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		if perr, ok := err.(toml.ParseError); ok {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/shroud-dev/shroud/internal/bounded"
 )
 
 // maxFileSize bounds a file: secret, so a reference to a device or a log
@@ -30,24 +31,9 @@ func (FileSource) Fetch(ctx context.Context, refs []Ref) []Result {
 }
 
 func readFile(path string) Result {
-	f, err := os.Open(path)
+	data, info, err := bounded.ReadFile(path, maxFileSize)
 	if err != nil {
 		return Result{Err: fileError(err)}
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return Result{Err: fileError(err)}
-	}
-	if !info.Mode().IsRegular() {
-		return Result{Err: fmt.Errorf("%s is not a regular file", path)}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return Result{Err: fileError(err)}
-	}
-	if len(data) > maxFileSize {
-		return Result{Err: fmt.Errorf("%s is larger than %d MiB", path, maxFileSize>>20)}
 	}
 	return Result{Value: Value{Data: data, Version: info.ModTime().UTC().Format(time.RFC3339Nano)}}
 }

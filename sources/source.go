@@ -153,13 +153,18 @@ func (r *Resolver) Resolve(ctx context.Context, refs []Ref) ([]Result, error) {
 	wg.Wait()
 
 	out := make([]Result, len(refs))
+	split := map[Ref]objectKeys{}
 	var errs *multierror.Error
 	for i, ref := range refs {
-		res := fetched[ref.Backend][objects[ref.Object()]]
+		obj := ref.Object()
+		res := fetched[ref.Backend][objects[obj]]
 		if res.Err == nil && ref.JSONKey != "" {
-			var data []byte
-			data, res.Err = selectKey(ref, res.Value.Data)
-			res.Value.Data = data
+			keys, ok := split[obj]
+			if !ok {
+				keys = splitKeys(obj, res.Value.Data)
+				split[obj] = keys
+			}
+			res.Value.Data, res.Err = keys.key(ref.JSONKey)
 		}
 		if res.Err != nil {
 			region := res.Value.Region

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
+
 	"github.com/shroud-dev/shroud/child"
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
@@ -135,6 +137,8 @@ func Watch(ctx context.Context, in Input) error {
 	if in.OnValues != nil {
 		in.OnValues(l.vals)
 	}
+	defer timer.Stop(&l.retire)
+	l.scheduleRetire(inject.Retire(l.cur.Files)) // what the first render replaced
 	for {
 		select {
 		case <-ctx.Done():
@@ -153,6 +157,9 @@ func Watch(ctx context.Context, in Input) error {
 		case <-timer.C(l.restart):
 			l.restart = nil
 			l.restartChild()
+		case <-timer.C(l.retire):
+			l.retire = nil
+			l.scheduleRetire(inject.Retire(l.cur.Files))
 		case <-timer.C(l.exit):
 			in.Log.Warn("a secret rotated and on_change is \"exit\": stopping", "exit_status", child.ExitRotated)
 			in.Events.Acted(config.PolicyExit, nil)
@@ -176,6 +183,8 @@ type loop struct {
 
 	lastRefresh time.Time   // when Input.Refresh last triggered a check
 	refreshWait *time.Timer // a requested check waits for MinRefreshSpacing
+	retire      *time.Timer // a replaced generation of a set has had its grace
+	retireAt    time.Time
 }
 
 // requestRefresh checks every backend now, or once MinRefreshSpacing has
@@ -205,8 +214,12 @@ func (l *loop) refreshNow(w *watcher) {
 func (l *loop) apply(u Update) {
 	log := l.in.Log
 	failed := u.Err != nil
-	if failed {
+	switch {
+	case failed && len(u.Values) == 0:
 		log.Warn("refresh failed: keeping the last good values and files; retrying with backoff", "backend", u.Backend.String(), "error", u.Err)
+	case failed:
+		log.Warn("refresh failed in part: the references that failed keep their last good values; the others changed, and their files are written; retrying with backoff",
+			"backend", u.Backend.String(), "kept", failedRefs(u.Err), "changed", changedRefs(u.Values), "error", u.Err)
 	}
 	changed := false
 	if len(u.Values) > 0 {
@@ -228,6 +241,35 @@ func (l *loop) apply(u Update) {
 	l.in.Events.Refreshed(outcome(changed, failed))
 }
 
+// failedRefs names the references an Update's error lists.
+func failedRefs(err error) []string {
+	var names []string
+	var merr *multierror.Error
+	if !errors.As(err, &merr) {
+		return nil
+	}
+	for _, e := range merr.Errors {
+		var se *sources.Error
+		if errors.As(e, &se) && !slices.Contains(names, se.Ref.Raw) {
+			names = append(names, se.Ref.Raw)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// changedRefs names the references with new values.
+func changedRefs(vals inject.Values) []string {
+	var names []string
+	for ref := range vals {
+		if !slices.Contains(names, ref.Raw) {
+			names = append(names, ref.Raw)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 func outcome(changed, failed bool) string {
 	switch {
 	case failed:
@@ -244,6 +286,7 @@ func outcome(changed, failed bool) string {
 func (l *loop) write(m *inject.Materialized, why string) (changed, ok bool) {
 	log := l.in.Log
 	res, err := inject.Write(m.Files, inject.WriteOptions{})
+	l.scheduleRetire(res.RetireAt)
 	files := res.Paths()
 	env := changedEnv(l.cur.Env, m.Env)
 	l.cur = m
@@ -275,6 +318,16 @@ func changes(files, env []string, why string) []any {
 		attrs = append(attrs, "env", env)
 	}
 	return append(attrs, "cause", why)
+}
+
+// scheduleRetire arms the retire timer for at, unless it is zero or the
+// timer fires sooner: each Retire says when the next one is due.
+func (l *loop) scheduleRetire(at time.Time) {
+	if at.IsZero() || l.retire != nil && !at.Before(l.retireAt) {
+		return
+	}
+	timer.Stop(&l.retire)
+	l.retire, l.retireAt = time.NewTimer(time.Until(at)), at
 }
 
 // changedEnv names the variables whose values differ.

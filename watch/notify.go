@@ -23,6 +23,7 @@ import (
 
 	"github.com/shroud-dev/shroud/child"
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/internal/bounded"
 )
 
 // notifyTimeout bounds one HTTP notification and one notify command.
@@ -71,10 +72,11 @@ func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	if !opts.signals() && opts.URL == "" && opts.Command == "" {
+	n := &AppNotifier{opts: opts, client: &http.Client{Timeout: notifyTimeout}}
+	if !n.tells() {
 		opts.Log.Warn("no --notify-* flag: files are kept fresh, and the application is not told")
 	}
-	return &AppNotifier{opts: opts, client: &http.Client{Timeout: notifyTimeout}}, nil
+	return n, nil
 }
 
 // Check reports what is wrong with opts, as a *config.UsageError naming
@@ -119,6 +121,10 @@ func (opts AppOptions) signals() bool {
 // that the files changed and the files are the newest by then. Failures
 // are logged and counted in shroud_notifications_total.
 func (n *AppNotifier) Signal(sig syscall.Signal) error {
+	if !n.tells() {
+		n.opts.Log.Info("files changed; the application is not told: no --notify-* flag")
+		return nil
+	}
 	if n.opts.Signal != 0 {
 		sig = n.opts.Signal
 	}
@@ -144,6 +150,11 @@ func (n *AppNotifier) Signal(sig syscall.Signal) error {
 		}
 	}()
 	return nil
+}
+
+// tells reports whether the options give any way to tell the application.
+func (n *AppNotifier) tells() bool {
+	return n.opts.signals() || n.opts.URL != "" || n.opts.Command != ""
 }
 
 // notify notifies the application once, in every way given.
@@ -204,14 +215,11 @@ const maxPidfile = 64
 
 // readPidfile reads a pid written as decimal text, as daemons write it.
 func readPidfile(path string) (int, error) {
-	f, err := os.Open(path)
+	data, _, err := bounded.ReadFile(path, maxPidfile)
 	if err != nil {
 		return 0, fmt.Errorf("--notify-pidfile: %w", err)
 	}
-	defer f.Close()
-	buf := make([]byte, maxPidfile)
-	k, _ := f.Read(buf)
-	return parsePid(path, buf[:k])
+	return parsePid(path, data)
 }
 
 // parsePid reads the pid of a pidfile's text.

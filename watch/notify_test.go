@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -112,25 +111,6 @@ func TestAppNotifier(t *testing.T) {
 	if !strings.Contains(out, "signal=SIGUSR1") || strings.Contains(out, "SIGHUP") || strings.Contains(out, canary) {
 		t.Errorf("log does not name the signal sent, or shows the URL's token:\n%s", out)
 	}
-}
-
-// logBuffer keeps a logger's output; the code under test writes it while
-// the test reads it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestNotifyProcessMasterOnly: --notify-process signals the master of a

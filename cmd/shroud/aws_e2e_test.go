@@ -272,11 +272,11 @@ func TestAWSFaults(t *testing.T) {
 	}
 	t.Logf("100%% 5xx: failed in %v", took)
 
-	// Calls that never answer: the start-up deadline ends it, clearly.
+	// Calls that never answer: the deadline ([aws] timeout) ends it, clearly.
 	write(t, dir, "short.toml", "[aws]\ntimeout = \"2s\"\ncall_timeout = \"500ms\"\n[[secrets]]\nname = \"P\"\nvalue_from = \"/fleet/p00\"\n")
 	w.fake.SetFaults("", awsfake.Faults{HangFraction: 1})
 	r = shroud(t, dir, w.env(), "run", "--config", "short.toml", "--", "true")
-	if r.code != 125 || !strings.Contains(r.stderr, "GetParameters: no answer within the start-up deadline of 2s") || !strings.Contains(r.stderr, "no answer within the call timeout of 500ms") {
+	if r.code != 125 || !strings.Contains(r.stderr, "GetParameters: no answer within the deadline of 2s ([aws] timeout)") || !strings.Contains(r.stderr, "no answer within the call timeout of 500ms") {
 		t.Errorf("hung: exit %d\n%s", r.code, r.stderr)
 	}
 

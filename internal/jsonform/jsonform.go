@@ -5,7 +5,8 @@
 // form (5432, true, {"a":1}), never Go's %v form; errors name keys, never
 // values.
 //
-// It imports only the standard library and knows no backend.
+// It imports only the standard library (and internal/bounded, which
+// bounds the nesting of what it parses) and knows no backend.
 package jsonform
 
 import (
@@ -17,11 +18,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/shroud-dev/shroud/internal/bounded"
 )
 
 // Object decodes a JSON object, keeping each member's JSON text. The error
 // never passes on the decoder's message, which may quote the value.
 func Object(data []byte) (map[string]json.RawMessage, error) {
+	if err := bounded.CheckJSON(data); err != nil {
+		return nil, fmt.Errorf("the value is not a JSON object shroud reads: %w", err)
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
 		return nil, errors.New("the value is not a JSON object")

@@ -27,6 +27,7 @@ import (
 
 	// Hides DEBUG from the SDK's initializers: DEBUG=tea would print
 	// request headers, the STS security token among them.
+	"github.com/shroud-dev/shroud/internal/bounded"
 	_ "github.com/shroud-dev/shroud/internal/sdkdebug"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -328,7 +329,7 @@ func (s *Source) config(region string) (*openapi.Config, error) {
 	}
 	cfg.Endpoint, cfg.Protocol = tea.String(host), tea.String(scheme)
 	if s.opts.CAFile != "" && scheme == "https" {
-		pem, err := os.ReadFile(s.opts.CAFile)
+		pem, _, err := bounded.ReadFile(s.opts.CAFile, bounded.MaxPEM)
 		if err != nil {
 			return nil, fmt.Errorf("[alibaba] ca_file: %w", err)
 		}

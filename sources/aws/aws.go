@@ -65,8 +65,8 @@ type Options struct {
 	RoleARN     string
 	ExternalID  string
 	SessionName string
-	// Timeout bounds one resolve (Fetch or Versions), retries included: the
-	// start-up deadline.
+	// Timeout bounds one resolve (Fetch or Versions), retries included:
+	// the deadline of the first render and of each refresh.
 	Timeout time.Duration
 	// CallTimeout bounds one HTTP attempt; a timed-out attempt is retried.
 	CallTimeout time.Duration
@@ -138,7 +138,7 @@ func (s *Session) withDeadline(ctx context.Context) (context.Context, context.Ca
 	return context.WithTimeoutCause(ctx, s.opts.Timeout, errDeadline)
 }
 
-var errDeadline = errors.New("start-up deadline reached")
+var errDeadline = errors.New("[aws] timeout reached")
 
 // config loads the SDK configuration once it succeeds: the default chain
 // (environment, shared config and profile, web identity, ECS and EKS Pod
@@ -204,7 +204,7 @@ var debugLogger = logging.LoggerFunc(func(c logging.Classification, format strin
 
 // retryer is the SDK's standard retryer with shroud's policy:
 //
-//   - throttling errors are retried until the start-up deadline, however
+//   - throttling errors are retried until the resolve's deadline, however
 //     many attempts that takes: a fleet starting at once must wait its turn
 //     in the account's quota, not fail;
 //   - other retryable errors (5xx, timed-out attempts, connection errors)

@@ -543,10 +543,10 @@ func TestTimeouts(t *testing.T) {
 		t.Errorf("call timeout: %s", msg)
 	}
 
-	// The start-up deadline cuts retries short and says what the last
-	// attempt met.
+	// The resolve's deadline ([aws] timeout) cuts retries short and says
+	// what the last attempt met.
 	_, err = resolve(t, resolver(awssrc.Options{CallTimeout: 300 * time.Millisecond, Timeout: 1500 * time.Millisecond, MaxAttempts: 50}), "/slow")
-	if msg := errorsOf(t, err)["/slow"]; !strings.Contains(msg, "no answer within the start-up deadline of 1.5s") || !strings.Contains(msg, "[aws] timeout") {
+	if msg := errorsOf(t, err)["/slow"]; !strings.Contains(msg, "no answer within the deadline of 1.5s ([aws] timeout)") || !strings.Contains(msg, "[aws] timeout") {
 		t.Errorf("deadline: %s", msg)
 	}
 

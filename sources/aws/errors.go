@@ -86,11 +86,12 @@ func (s *Session) describe(ctx context.Context, op string, err error, failed int
 		ce.Attempts = maxErr.Attempt
 	}
 	if ctx.Err() != nil {
-		// The start-up deadline (or the caller) stopped the call: say
-		// what the last attempt met, if any.
+		// The deadline of the resolve (at start-up or in a refresh), or
+		// the caller, stopped the call: say what the last attempt met, if
+		// any.
 		ce.Attempts = 0
 		if errors.Is(context.Cause(ctx), errDeadline) {
-			ce.Message = fmt.Sprintf("no answer within the start-up deadline of %s", s.opts.Timeout)
+			ce.Message = fmt.Sprintf("no answer within the deadline of %s ([aws] timeout)", s.opts.Timeout)
 			ce.Hint = "raise [aws] timeout, or check the network and the endpoint"
 		} else {
 			ce.Message = "canceled"

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -139,10 +140,14 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 		token  *string
 	)
 	for {
-		var resp *secretsmanager.BatchGetSecretValueOutput
+		var (
+			resp *secretsmanager.BatchGetSecretValueOutput
+			raw  error
+		)
 		err := src.s.call(ctx, "BatchGetSecretValue", func(ctx context.Context) (err error) {
 			resp, err = client.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids, NextToken: token},
 				func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }) // the fallback is the retry
+			raw = err
 			return err
 		})
 		if err != nil {
@@ -152,7 +157,7 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 				src.s.noBatch[region] = true
 				src.s.mu.Unlock()
 			}
-			if ctx.Err() != nil || !fallsBack(ce) {
+			if ctx.Err() != nil || !fallsBack(ce, raw) {
 				results := map[string]sources.Result{}
 				for _, id := range ids {
 					results[id] = sources.Result{Err: err}
@@ -209,8 +214,12 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 }
 
 // fallsBack reports whether single GetSecretValue calls may succeed where a
-// batch call failed: not when the credentials themselves are refused.
-func fallsBack(ce *CallError) bool {
+// batch call (err, as the SDK returned it) failed: after an AWS answer, but
+// not when the credentials themselves are refused; and after any failure
+// the retryer retries (a refused or reset connection, a timed-out attempt,
+// a 5xx), since the batch had one attempt and the single calls get the
+// retries every call gets: a secret is tried as often as a parameter.
+func fallsBack(ce *CallError, err error) bool {
 	if ce == nil {
 		return false
 	}
@@ -218,7 +227,8 @@ func fallsBack(ce *CallError) bool {
 	case "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "IncompleteSignatureException", "MissingAuthenticationTokenException":
 		return false
 	case "":
-		return strings.Contains(ce.Message, "call timeout") || strings.HasPrefix(ce.Message, "HTTP 5")
+		var retryable *retry.MaxAttemptsError // the one attempt failed in a way retried
+		return errors.As(err, &retryable)
 	}
 	return true
 }
