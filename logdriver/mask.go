@@ -62,7 +62,9 @@ func (o MaskOptions) WithEncodings(names []string) (MaskOptions, error) {
 	return o, nil
 }
 
-func (o MaskOptions) minLength() int {
+// MinLen is the length of the shortest value or form masked: MinLength,
+// or DefaultMaskMinLength when it is 0.
+func (o MaskOptions) MinLen() int {
 	if o.MinLength <= 0 {
 		return DefaultMaskMinLength
 	}
@@ -78,7 +80,7 @@ func (o MaskOptions) minLength() int {
 // its JSON-escaped forms: nothing is derived from it further. Patterns
 // shorter than the minimum are dropped.
 func maskPatterns(values, forms [][]byte, o MaskOptions) [][]byte {
-	min := o.minLength()
+	min := o.MinLen()
 	seen := map[string]bool{}
 	var out [][]byte
 	add := func(p []byte) {
@@ -135,7 +137,7 @@ func maskPatterns(values, forms [][]byte, o MaskOptions) [][]byte {
 func shortValues(values [][]byte, o MaskOptions) int {
 	short := map[string]bool{}
 	for _, v := range values {
-		if t := bytes.TrimSpace(v); len(t) > 0 && len(t) < o.minLength() {
+		if t := bytes.TrimSpace(v); len(t) > 0 && len(t) < o.MinLen() {
 			short[string(t)] = true
 		}
 	}
