@@ -35,7 +35,13 @@ template = '''
 pin = {{ secret "sm:prod/pin" }}
 port = {{ secret "sm:prod/db:port" }}
 odd = {{ secret "sm:prod/odd" | squote }}
+quoted = {{ secret "sm:prod/pin" | squote }}
 '''
+
+[[files]]
+path = "/run/secrets/pin.json"
+[files.values]
+PIN = "sm:prod/pin"
 
 [[files]]
 path = "/run/secrets/app.properties"

@@ -139,7 +139,7 @@ func render(f *config.File, vals Values, fs *forms) ([]byte, error) {
 			return nil, fmt.Errorf("%v (rendering %s for %s)", err, f.Path, f.Origin)
 		}
 		if fs != nil {
-			fs.file(out.Text, out.Secret)
+			fs.file(out.Text, fs.templateParts(out))
 		}
 		return out.Text, nil
 	case f.Values != nil:
@@ -152,22 +152,11 @@ func render(f *config.File, vals Values, fs *forms) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %s: %w", f.Origin, f.Path, err)
 		}
 		if fs != nil {
-			fs.file(out, secretSpans(f.Values, spans))
+			fs.file(out, fs.formatParts(f, entries, spans))
 		}
 		return out, nil
 	}
 	return vals[f.Ref].Value.Data, nil
-}
-
-// secretSpans keeps the spans of the values whose references are masked.
-func secretSpans(values []config.FileValue, spans []template.Span) []template.Span {
-	var out []template.Span
-	for i, v := range values {
-		if !logdriver.PublicField(v.Ref.JSONKey) {
-			out = append(out, spans[i])
-		}
-	}
-	return out
 }
 
 // materializeLog resolves the log target's secret options and gathers the

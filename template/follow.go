@@ -2,7 +2,7 @@ package template
 
 import (
 	"fmt"
-	"slices"
+	"strings"
 )
 
 // A render can follow secret values through a template, so that the
@@ -33,6 +33,13 @@ type Derived struct {
 	// for other functions and for a path that ends at the whole value.
 	Key  string
 	Text string
+	// Source is how long the secret behind Text is, without surrounding
+	// white space: the value of secret and secretPrevious, the member json
+	// and jsonPath take, the line lines gives, or for another function the
+	// longest secret behind its arguments. A masker that leaves short
+	// values alone leaves their forms alone too: squote makes "'1234'" of
+	// "1234".
+	Source int
 }
 
 // RenderInput configures RenderWith.
@@ -64,23 +71,28 @@ func (t *Template) following() bool { return t.cur != nil && t.cur.secret != nil
 // taint asks the caller about d, a text computed from a secret value, and
 // follows it when it is secret.
 func (r *render) taint(d Derived) {
-	if d.Text == "" || r.tainted[d.Text] {
+	if d.Text == "" || r.tainted[d.Text] > 0 {
 		return
 	}
 	if r.secret(d) {
-		r.tainted[d.Text] = true
+		r.tainted[d.Text] = max(d.Source, 1)
 	}
 }
 
-// tainted reports whether x is, or for a list holds, a tainted text.
-func (r *render) isTainted(x any) bool {
+// source is how long the longest secret behind x is (see Derived.Source),
+// when x is or holds a tainted text; else 0.
+func (r *render) source(x any) int {
 	switch x := x.(type) {
 	case string:
 		return r.tainted[x]
 	case []string:
-		return slices.ContainsFunc(x, func(s string) bool { return r.tainted[s] })
+		n := 0
+		for _, s := range x {
+			n = max(n, r.tainted[s])
+		}
+		return n
 	}
-	return false
+	return 0
 }
 
 // derived follows the result of function fn, given inputs: when one of
@@ -90,15 +102,26 @@ func (t *Template) derived(fn, key string, result any, inputs ...any) {
 		return
 	}
 	r := t.cur
-	if !slices.ContainsFunc(inputs, r.isTainted) {
+	src := 0
+	for _, in := range inputs {
+		src = max(src, r.source(in))
+	}
+	if src == 0 {
 		return
+	}
+	own := fn == "json" || fn == "jsonPath" || fn == "lines" // a secret of its own
+	offer := func(text string) {
+		if own {
+			src = len(strings.TrimSpace(text))
+		}
+		r.taint(Derived{Func: fn, Key: key, Text: text, Source: src})
 	}
 	switch v := result.(type) {
 	case string:
-		r.taint(Derived{Func: fn, Key: key, Text: v})
+		offer(v)
 	case []string:
 		for _, s := range v {
-			r.taint(Derived{Func: fn, Key: key, Text: s})
+			offer(s)
 		}
 	}
 }

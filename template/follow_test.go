@@ -75,6 +75,25 @@ same: {{ secret "sm:prod/db:password" | default "none" }} {{ env "HOME" | defaul
 			t.Errorf("%s: offered %q, want %q among them", fn, offered[fn], want)
 		}
 	}
+	// The secret behind each text: the value, a member, a line; the
+	// longest for a function of several.
+	sources := map[string]int{}
+	for _, d := range asked {
+		sources[d.Func+" "+d.Text] = d.Source
+	}
+	for what, want := range map[string]int{
+		"urlEncode p%40ss%3Aw%2Frd%20%2B%25~" + canary: len(pw),
+		"squote '" + pw + "'":                          len(pw),
+		"slice " + pw[:8]:                              len(pw),
+		"json it's a \"motto\"\n\ttab":                 len("it's a \"motto\"\n\ttab"),
+		"toJSON " + `"it's a \"motto\"\n\ttab"`:        len("it's a \"motto\"\n\ttab"),
+		"lines -----END PRIVATE KEY-----":              len("-----END PRIVATE KEY-----"),
+		"indent " + "  " + strings.ReplaceAll(strings.TrimSuffix(key, "\n"), "\n", "\n  ") + "\n": len(strings.TrimSpace(key)),
+	} {
+		if got, ok := sources[what]; !ok || got != want {
+			t.Errorf("%.30q...: source %d, want %d", what, got, want)
+		}
+	}
 	// Texts made from declined ones are not offered: the user's name
 	// percent-encoded, nor anything made from the host. A text already
 	// followed is not offered again (json "password" gives the value

@@ -56,7 +56,7 @@ func (t *Template) funcs() template.FuncMap {
 				return "", &lookupError{err}
 			}
 			if t.following() {
-				t.cur.taint(Derived{Func: name, Ref: r, Text: string(v)})
+				t.cur.taint(Derived{Func: name, Ref: r, Text: string(v), Source: len(bytes.TrimSpace(v))})
 			}
 			return string(v), nil
 		}

@@ -57,9 +57,10 @@ type render struct {
 	depth    int
 
 	// secret and tainted follow secret texts (see follow.go): nil unless
-	// the caller asked to.
+	// the caller asked to. tainted maps each secret text to the length of
+	// the secret behind it (Derived.Source), at least 1.
 	secret  func(Derived) bool
-	tainted map[string]bool
+	tainted map[string]int
 }
 
 // limitError is a render that went past a bound. Its message is

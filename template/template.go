@@ -202,7 +202,7 @@ func (t *Template) RenderWith(in RenderInput) (Output, error) {
 	t.lookup = in.Lookup
 	t.cur = &render{deadline: time.Now().Add(t.in.Timeout), timeout: t.in.Timeout}
 	if in.Secret != nil {
-		t.cur.secret, t.cur.tainted = in.Secret, map[string]bool{}
+		t.cur.secret, t.cur.tainted = in.Secret, map[string]int{}
 	}
 	defer func() { t.lookup, t.cur = nil, nil }()
 	out := &limitedBuffer{max: MaxOutput, r: t.cur}
@@ -255,7 +255,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > b.max {
 		return 0, failf("the output is larger than %d MiB", b.max>>20)
 	}
-	if b.r.tainted[string(p)] {
+	if b.r.tainted[string(p)] > 0 {
 		b.spans = append(b.spans, Span{b.Len(), b.Len() + len(p)})
 	}
 	return b.Buffer.Write(p)
