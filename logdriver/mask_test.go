@@ -201,6 +201,8 @@ func TestMaskManyPatternsAgainstNaive(t *testing.T) {
 func FuzzMask(f *testing.F) {
 	f.Add([]byte("abcd\x00abcdef\x00bcde"), []byte("xxabcdefabcdebcdeyy"), uint8(3), uint8(5))
 	f.Add([]byte("secret-one\x00secret-two"), []byte("secret-onsecret-twosecret-one"), uint8(1), uint8(2))
+	f.Add([]byte(`{"DB_HOST":"db.internal","dbName":"orders","api_key":["tok-abcdef"],"nested":{"userName":"app-user"}}`),
+		[]byte("GET /orders from db.internal with tok-abcdef by app-user"), uint8(4), uint8(9))
 	f.Fuzz(func(t *testing.T, valueList, text []byte, s1, s2 uint8) {
 		values := bytes.Split(valueList, []byte{0})
 		if len(values) > 64 {
