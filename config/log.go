@@ -56,7 +56,7 @@ type Log struct {
 
 	// set says which of driver, mask and tee a [log] section sets, so that
 	// a section without a driver can be merged with an ECS
-	// logConfiguration (see merge).
+	// logConfiguration (see mergeLog).
 	set struct{ driver, mask, tee bool }
 }
 
