@@ -122,8 +122,8 @@ func (c *Config) With(in Input) (*Config, error) {
 			b.bind(e)
 		}
 		cfg.Plain = ecs.environment
-		if cfg.Log == nil { // the config's [log] wins
-			cfg.Log = ecs.log
+		if ecs.log != nil {
+			cfg.Log = mergeLog(cfg.Log, ecs.log)
 		}
 	} else if in.Container != "" {
 		return nil, Usagef("--container needs --ecs-task-definition")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -23,8 +24,9 @@ type rawLog struct {
 	Options map[string]any `toml:"options"`
 	// SecretOptions are options whose values come from references.
 	SecretOptions []rawSecret `toml:"secret_options"`
-	// Mask replaces secret values in the child's output with *****.
-	Mask bool `toml:"mask"`
+	// Mask replaces secret values in the child's output with *****: on by
+	// default whenever the output goes to a driver other than none.
+	Mask *bool `toml:"mask"`
 	// MaskMinLength: shorter values are not masked (default 6).
 	MaskMinLength int `toml:"mask_min_length"`
 	// MaskEncodings also masks encoded forms of each value: "base64",
@@ -45,11 +47,22 @@ type Log struct {
 	Driver  string
 	Options map[string]string
 	Secrets []LogOption
+	// Mask is on unless turned off, whenever Driver is not none (see
+	// defaultMask).
 	Mask    bool
 	MaskOpt logdriver.MaskOptions
 	Tee     bool
 	Origin  string
+
+	// set says which of driver, mask and tee a [log] section sets, so that
+	// a section without a driver can be merged with an ECS
+	// logConfiguration (see mergeLog).
+	set struct{ driver, mask, tee bool }
 }
+
+// defaultMask is whether masking is on when the config does not say: on
+// for every driver but none, as the output then leaves the container.
+func defaultMask(driver string) bool { return driver != logdriver.None && driver != "" }
 
 // LogOption binds one log driver option to a reference.
 type LogOption struct {
@@ -75,9 +88,14 @@ func (b *builder) log(l *rawLog) *Log {
 			opts[name] = b.resolvePath(p)
 		}
 	}
-	t := &Log{Driver: l.Driver, Options: opts, Mask: l.Mask, Origin: at}
+	t := &Log{Driver: l.Driver, Options: opts, Origin: at}
+	t.set.driver, t.set.mask, t.set.tee = l.Driver != "", l.Mask != nil, l.Tee != nil
 	if t.Driver == "" {
 		t.Driver = logdriver.None
+	}
+	t.Mask = defaultMask(t.Driver)
+	if l.Mask != nil {
+		t.Mask = *l.Mask
 	}
 	var secretNames []string
 	seen := map[string]string{}
@@ -162,7 +180,7 @@ type ecsLog struct {
 // its target; at names the container in errors.
 func (l *ecsLog) build(at string) (*Log, error) {
 	var errs *multierror.Error
-	t := &Log{Driver: l.Driver, Options: maps.Clone(l.Options), Tee: logdriver.DefaultTee(l.Driver), Origin: at + " logConfiguration"}
+	t := &Log{Driver: l.Driver, Options: maps.Clone(l.Options), Mask: defaultMask(l.Driver), Tee: logdriver.DefaultTee(l.Driver), Origin: at + " logConfiguration"}
 	t.MaskOpt, _ = logdriver.MaskOptions{}.WithEncodings(logdriver.MaskEncodings) // the defaults are known encodings
 	if t.Options == nil {
 		t.Options = map[string]string{}
@@ -191,4 +209,37 @@ func (l *ecsLog) build(at string) (*Log, error) {
 		errs = multierror.Append(errs, fmt.Errorf("%s logConfiguration: %v", at, err))
 	}
 	return t, errs.ErrorOrNil()
+}
+
+// mergeLog gives the log target of a config whose [log] is c (nil when it
+// has none) run with an ECS container whose logConfiguration is ecs. A
+// [log] without a driver only tunes masking and tee: the task definition's
+// driver, options and secret options are kept, with c's mask,
+// mask_min_length, mask_encodings and tee. A [log] with a driver wins, and
+// a warning names what of the task definition it ignores: the driver and
+// the option names, never a value.
+func mergeLog(c, ecs *Log) *Log {
+	switch {
+	case c == nil:
+		return ecs
+	case !c.set.driver:
+		m := *ecs
+		m.MaskOpt = c.MaskOpt
+		if c.set.mask {
+			m.Mask = c.Mask
+		}
+		if c.set.tee {
+			m.Tee = c.Tee
+		}
+		return &m
+	}
+	var secrets []string
+	for _, s := range ecs.Secrets {
+		secrets = append(secrets, s.Name)
+	}
+	slog.Warn("the config's [log] sets a driver, so the task definition's logConfiguration is ignored; "+
+		"to keep the task definition's driver, leave driver out of [log]",
+		"config", c.Origin, "ignored", ecs.Origin, "logDriver", ecs.Driver,
+		"options", slices.Sorted(maps.Keys(ecs.Options)), "secretOptions", secrets)
+	return c
 }

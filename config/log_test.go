@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +18,7 @@ func TestLogConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := cfg
-	if l := spec.Log; !l.Tee || l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || !l.MaskOpt.URL || l.Options["max-file"] != "3" || l.Options["compress"] != "true" || l.Options["path"] != "/etc/shroud/logs/app.log" {
+	if l := spec.Log; !l.Tee || !l.Mask || !l.MaskOpt.Base64 || !l.MaskOpt.JSON || !l.MaskOpt.URL || l.Options["max-file"] != "3" || l.Options["compress"] != "true" || l.Options["path"] != "/etc/shroud/logs/app.log" {
 		t.Fatalf("log = %+v", l)
 	}
 	// No [log]: the child inherits stdout and stderr.
@@ -130,5 +132,85 @@ func TestECSLogConfiguration(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
 		}
+	}
+}
+
+// TestLogMaskDefault: masking is on whenever the output goes to a driver
+// other than none, from a [log] or a task definition's logConfiguration,
+// and mask = false turns it off.
+func TestLogMaskDefault(t *testing.T) {
+	for _, c := range []struct {
+		toml string
+		want bool
+	}{
+		{"[log]\ndriver = \"json-file\"\n", true},
+		{"[log]\ndriver = \"json-file\"\nmask = false\n", false},
+		{"[log]\ndriver = \"json-file\"\nmask = true\n", true},
+		{"[log]\ndriver = \"none\"\n", false},
+		{"[log]\n", false},
+		{"[log]\nmask = true\n", true},
+	} {
+		cfg, err := parse(t, c.toml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Log.Mask != c.want {
+			t.Errorf("%q: mask %v, want %v", c.toml, cfg.Log.Mask, c.want)
+		}
+	}
+	td := filepath.Join(t.TempDir(), "task.json")
+	os.WriteFile(td, []byte(`{"containerDefinitions": [{"name": "web", "logConfiguration": {"logDriver": "splunk",
+	  "options": {"splunk-url": "https://splunk.example.com:8088"}, "secretOptions": [{"name": "splunk-token", "valueFrom": "file:tok"}]}}]}`), 0o600)
+	spec, err := Load(Input{TaskDefinition: td})
+	if err != nil || !spec.Log.Mask {
+		t.Fatalf("task definition: log %+v, %v", spec.Log, err)
+	}
+}
+
+// TestECSLogMerge: a [log] without a driver tunes the task definition's
+// logConfiguration (mask, mask_min_length, tee); a [log] with a driver
+// replaces it, and a warning names what was ignored, never a value.
+func TestECSLogMerge(t *testing.T) {
+	td := filepath.Join(t.TempDir(), "task.json")
+	os.WriteFile(td, []byte(`{"containerDefinitions": [{"name": "web", "logConfiguration": {"logDriver": "splunk",
+	  "options": {"splunk-url": "https://splunk.example.com:8088", "splunk-index": "canary-index-Qw81"},
+	  "secretOptions": [{"name": "splunk-token", "valueFrom": "file:tok"}]}}]}`), 0o600)
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(prev)
+
+	cfg, err := parse(t, "[log]\nmask = false\nmask_min_length = 8\ntee = false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := cfg.With(Input{TaskDefinition: td})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := spec.Log; l.Driver != "splunk" || l.Mask || l.Tee || l.MaskOpt.MinLength != 8 || len(l.Secrets) != 1 || l.Options["splunk-url"] == "" {
+		t.Fatalf("merged log = %+v", l)
+	}
+	cfg, _ = parse(t, "[log]\nmask_min_length = 8\n")
+	if spec, _ = cfg.With(Input{TaskDefinition: td}); !spec.Log.Mask || !spec.Log.Tee {
+		t.Fatalf("merged log without mask = %+v: the task definition's defaults stand", spec.Log)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("a merge warned: %s", logs.String())
+	}
+
+	cfg, _ = parse(t, "[log]\ndriver = \"json-file\"\n")
+	spec, _ = cfg.With(Input{TaskDefinition: td})
+	if spec.Log.Driver != "json-file" || len(spec.Log.Secrets) != 0 {
+		t.Fatalf("log = %+v", spec.Log)
+	}
+	got := logs.String()
+	for _, want := range []string{"logConfiguration is ignored", "logDriver=splunk", "options=\"[splunk-index splunk-url]\"", "secretOptions=[splunk-token]", `container \"web\" logConfiguration`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warning %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "canary-index") || strings.Contains(got, "splunk.example.com") {
+		t.Errorf("the warning shows an option's value: %s", got)
 	}
 }

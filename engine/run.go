@@ -177,8 +177,12 @@ func (p *prepared) watch(ctx context.Context, in RunInput, s *child.Supervisor, 
 			Plan: p.plan, Resolver: p.resolver, Values: p.vals, Current: p.m,
 			Notifier: s, Environ: in.Config.Environ,
 			Refresh: refresh, Events: adm.Events(), Log: slog.Default(),
-			// Rotated secrets stay masked, old and new.
-			OnValues: func(v inject.Values) { p.logs.AddMask(v.Data()) },
+			// Rotated secrets stay masked, old and new, and so does what
+			// the files made of them.
+			OnValues: func(m *inject.Materialized) {
+				p.logs.AddMask(m.Log.MaskValues)
+				p.logs.AddMaskForms(m.Log.MaskForms)
+			},
 		})
 	}()
 	select {

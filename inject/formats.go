@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shroud-dev/shroud/config"
+	"github.com/shroud-dev/shroud/template"
 )
 
 // entry is one KEY = value of a file with [files.values].
@@ -24,17 +25,32 @@ type entry struct {
 // escapes what it must so that any text value reads back byte for byte;
 // binary values are refused, as no text format can hold them safely.
 func encode(format config.Format, entries []entry) ([]byte, error) {
+	data, _, err := encodeSpans(format, entries)
+	return data, err
+}
+
+// encodeSpans is encode, and also says where each entry's value is
+// written (quoted or escaped as the format writes it): spans[i] is
+// entries[i]'s.
+func encodeSpans(format config.Format, entries []entry) ([]byte, []template.Span, error) {
 	for _, e := range entries {
 		if !utf8.Valid(e.value) || bytes.IndexByte(e.value, 0) >= 0 {
-			return nil, fmt.Errorf("the value of %q for %s is binary (NUL bytes or not UTF-8), which a %s file cannot hold; write it to its own file with value_from", e.ref, e.key, format)
+			return nil, nil, fmt.Errorf("the value of %q for %s is binary (NUL bytes or not UTF-8), which a %s file cannot hold; write it to its own file with value_from", e.ref, e.key, format)
 		}
 	}
 	var b strings.Builder
+	spans := make([]template.Span, len(entries))
+	value := func(i int, v string) {
+		spans[i].Start = b.Len()
+		b.WriteString(v)
+		spans[i].End = b.Len()
+	}
 	switch format {
 	case config.JSON:
 		b.WriteString("{\n")
 		for i, e := range entries {
-			fmt.Fprintf(&b, "  %s: %s", jsonString(e.key), jsonString(string(e.value)))
+			fmt.Fprintf(&b, "  %s: ", jsonString(e.key))
+			value(i, jsonString(string(e.value)))
 			if i < len(entries)-1 {
 				b.WriteByte(',')
 			}
@@ -42,30 +58,36 @@ func encode(format config.Format, entries []entry) ([]byte, error) {
 		}
 		b.WriteString("}\n")
 	case config.Dotenv:
-		for _, e := range entries {
+		for i, e := range entries {
 			v, err := dotenvValue(string(e.value))
 			if err != nil {
-				return nil, fmt.Errorf("the value of %q for %s cannot be written to a dotenv file that every reader reads back: %w; write it to its own file with value_from, or use format json", e.ref, e.key, err)
+				return nil, nil, fmt.Errorf("the value of %q for %s cannot be written to a dotenv file that every reader reads back: %w; write it to its own file with value_from, or use format json", e.ref, e.key, err)
 			}
-			fmt.Fprintf(&b, "%s=%s\n", e.key, v)
+			fmt.Fprintf(&b, "%s=", e.key)
+			value(i, v)
+			b.WriteByte('\n')
 		}
 	case config.YAML:
-		for _, e := range entries {
+		for i, e := range entries {
 			k := yamlKey(e.key)
 			if utf8.RuneCountInString(k) > 1000 { // YAML caps implicit keys at 1024 characters
-				fmt.Fprintf(&b, "? %s\n: %s\n", k, yamlQuote(string(e.value)))
-				continue
+				fmt.Fprintf(&b, "? %s\n: ", k)
+			} else {
+				fmt.Fprintf(&b, "%s: ", k)
 			}
-			fmt.Fprintf(&b, "%s: %s\n", k, yamlQuote(string(e.value)))
+			value(i, yamlQuote(string(e.value)))
+			b.WriteByte('\n')
 		}
 	case config.Properties:
-		for _, e := range entries {
-			fmt.Fprintf(&b, "%s=%s\n", propertiesEscape(e.key, true), propertiesEscape(string(e.value), false))
+		for i, e := range entries {
+			fmt.Fprintf(&b, "%s=", propertiesEscape(e.key, true))
+			value(i, propertiesEscape(string(e.value), false))
+			b.WriteByte('\n')
 		}
 	default:
-		return nil, fmt.Errorf("format %q cannot collect values", format)
+		return nil, nil, fmt.Errorf("format %q cannot collect values", format)
 	}
-	return []byte(b.String()), nil
+	return []byte(b.String()), spans, nil
 }
 
 // jsonString is s as a JSON string, without HTML escaping.

@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -192,6 +193,13 @@ func FuzzFormats(f *testing.F) {
 			got := parse(t, data)
 			if got[k] != value || got[k+"_2"] != "next" {
 				t.Fatalf("%s: %q = %q read back as %q\n%s", format, k, value, got[k], data)
+			}
+			// The spans of the values (what masking takes as written) are in
+			// order, and the second is "next" as the format writes it.
+			_, spans, _ := encodeSpans(format, []entry{{key: k, value: []byte(value)}, {key: k + "_2", value: []byte("next")}})
+			want := map[config.Format]string{config.JSON: `"next"`, config.YAML: `"next"`}[format]
+			if s0, s1 := spans[0], spans[1]; s0.Start > s0.End || s0.End > s1.Start || s1.End > len(data) || string(data[s1.Start:s1.End]) != cmp.Or(want, "next") {
+				t.Fatalf("%s: spans %v in %q", format, spans, data)
 			}
 		}
 	})

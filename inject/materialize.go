@@ -64,19 +64,20 @@ func (p *Plan) Materialize(vals Values) (*Materialized, error) {
 		}
 		m.Env[e.Name] = string(data)
 	}
+	fs := newForms(p.Log)
 	for i := range p.Files {
 		f := &p.Files[i]
 		if !c.resolved(f.Origin, f.Path, f.Refs()...) {
 			continue
 		}
-		data, err := render(f, vals)
+		data, err := render(f, vals, fs)
 		if err != nil {
 			c.add(err)
 			continue
 		}
 		m.Files = append(m.Files, Rendered{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Root: f.Root, Data: data})
 	}
-	m.Log = p.materializeLog(c)
+	m.Log = p.materializeLog(c, fs)
 	if err := config.ListErrors(c.errs); err != nil {
 		return nil, err
 	}
@@ -119,41 +120,52 @@ func envText(data []byte) bool {
 }
 
 // render computes a file's content from resolved values, all of which are
-// present.
-func render(f *config.File, vals Values) ([]byte, error) {
+// present; fs, unless nil, collects what it made of secret values.
+func render(f *config.File, vals Values, fs *forms) ([]byte, error) {
 	switch {
 	case f.Template != nil:
-		out, err := f.Template.Render(func(r template.Ref) ([]byte, error) {
+		in := template.RenderInput{Lookup: func(r template.Ref) ([]byte, error) {
 			ref, ok := f.TemplateRefs[r]
 			if !ok {
 				return nil, fmt.Errorf("%v was not planned", r) // cannot happen: Parse collects every call
 			}
 			return vals[ref].Value.Data, nil
-		})
+		}}
+		if fs != nil {
+			in.Secret = fs.templateSecret(f)
+		}
+		out, err := f.Template.RenderWith(in)
 		if err != nil {
 			return nil, fmt.Errorf("%v (rendering %s for %s)", err, f.Path, f.Origin)
 		}
-		return out, nil
+		if fs != nil {
+			fs.file(out.Text, fs.templateParts(out))
+		}
+		return out.Text, nil
 	case f.Values != nil:
 		entries := make([]entry, len(f.Values))
 		for i, v := range f.Values {
 			entries[i] = entry{key: v.Key, value: vals[v.Ref].Value.Data, ref: v.Ref.Raw}
 		}
-		out, err := encode(f.Format, entries)
+		out, spans, err := encodeSpans(f.Format, entries)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", f.Origin, f.Path, err)
+		}
+		if fs != nil {
+			fs.file(out, fs.formatParts(f, entries, spans))
 		}
 		return out, nil
 	}
 	return vals[f.Ref].Value.Data, nil
 }
 
-// materializeLog resolves the log target's secret options and gathers every
-// secret value of the plan, for the pipeline to mask. A secret option's
+// materializeLog resolves the log target's secret options and gathers the
+// secret values of the plan and the forms fs collected, for the pipeline
+// to mask (see mask.go). A secret option's
 // value is trimmed of surrounding whitespace (a file's trailing newline):
 // no driver option means anything by it.
-func (p *Plan) materializeLog(c *checker) *logdriver.Config {
-	mask := c.vals.Data()
+func (p *Plan) materializeLog(c *checker, fs *forms) *logdriver.Config {
+	mask := maskValues(c.vals)
 	t := p.Log
 	if t == nil {
 		return &logdriver.Config{Driver: logdriver.None, MaskValues: mask}
@@ -161,6 +173,9 @@ func (p *Plan) materializeLog(c *checker) *logdriver.Config {
 	cfg := &logdriver.Config{
 		Driver: t.Driver, Options: maps.Clone(t.Options), Mask: t.Mask,
 		MaskValues: mask, MaskOptions: t.MaskOpt, Tee: t.Tee,
+	}
+	if fs != nil {
+		cfg.MaskForms = fs.list
 	}
 	if cfg.Options == nil {
 		cfg.Options = map[string]string{}

@@ -83,17 +83,6 @@ func (p *Plan) Watched() bool {
 // Values maps each reference to what resolving it gave.
 type Values map[sources.Ref]sources.Result
 
-// Data returns every value that resolved: what the log pipeline masks.
-func (v Values) Data() [][]byte {
-	data := make([][]byte, 0, len(v))
-	for _, res := range v {
-		if res.Err == nil {
-			data = append(data, res.Value.Data)
-		}
-	}
-	return data
-}
-
 // Resolve fetches every reference of the plan in one batched plan.
 func (p *Plan) Resolve(ctx context.Context, r *sources.Resolver) (Values, error) {
 	results, err := r.Resolve(ctx, p.refs)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -61,7 +62,9 @@ func (o MaskOptions) WithEncodings(names []string) (MaskOptions, error) {
 	return o, nil
 }
 
-func (o MaskOptions) minLength() int {
+// MinLen is the length of the shortest value or form masked: MinLength,
+// or DefaultMaskMinLength when it is 0.
+func (o MaskOptions) MinLen() int {
 	if o.MinLength <= 0 {
 		return DefaultMaskMinLength
 	}
@@ -71,13 +74,13 @@ func (o MaskOptions) minLength() int {
 // maskPatterns expands secret values and derived forms into the byte
 // strings to mask. A value gives itself, itself with surrounding white
 // space trimmed (a file's trailing newline), the string and number leaves
-// of a JSON object value, and the encoded forms of each of these asked
-// for. A derived form (text the engine made from a value: a template
+// of a JSON object value but public ones (see jsonLeaves), and the encoded
+// forms of each of these asked for. A derived form (text the engine made from a value: a template
 // function's output, a line of a rendered file) gives itself, trimmed, and
 // its JSON-escaped forms: nothing is derived from it further. Patterns
 // shorter than the minimum are dropped.
 func maskPatterns(values, forms [][]byte, o MaskOptions) [][]byte {
-	min := o.minLength()
+	min := o.MinLen()
 	seen := map[string]bool{}
 	var out [][]byte
 	add := func(p []byte) {
@@ -134,7 +137,7 @@ func maskPatterns(values, forms [][]byte, o MaskOptions) [][]byte {
 func shortValues(values [][]byte, o MaskOptions) int {
 	short := map[string]bool{}
 	for _, v := range values {
-		if t := bytes.TrimSpace(v); len(t) > 0 && len(t) < o.minLength() {
+		if t := bytes.TrimSpace(v); len(t) > 0 && len(t) < o.MinLen() {
 			short[string(t)] = true
 		}
 	}
@@ -143,7 +146,10 @@ func shortValues(values [][]byte, o MaskOptions) int {
 
 // jsonLeaves returns the string and number values inside a JSON object or
 // array, so a whole-object secret (sm:prod/db) masks its password when the
-// child prints only that.
+// child prints only that; but not the members PublicField calls public
+// (host, port, username...), which would mask ordinary words in the
+// output ("orders" in a URL path) and protect nothing. An array's elements
+// count as members of the key that holds the array.
 func jsonLeaves(v []byte) [][]byte {
 	t := bytes.TrimSpace(v)
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
@@ -156,25 +162,86 @@ func jsonLeaves(v []byte) [][]byte {
 		return nil
 	}
 	var out [][]byte
-	var walk func(any)
-	walk = func(x any) {
+	var walk func(key string, x any)
+	walk = func(key string, x any) {
 		switch x := x.(type) {
 		case map[string]any:
-			for _, e := range x {
-				walk(e)
+			for k, e := range x {
+				walk(k, e)
 			}
 		case []any:
 			for _, e := range x {
-				walk(e)
+				walk(key, e)
 			}
 		case string:
-			out = append(out, []byte(x))
+			if !PublicField(key) {
+				out = append(out, []byte(x))
+			}
 		case json.Number:
-			out = append(out, []byte(x))
+			if !PublicField(key) {
+				out = append(out, []byte(x))
+			}
 		}
 	}
-	walk(doc)
+	walk("", doc)
 	return out
+}
+
+// publicWords are the names of JSON members that hold, by convention,
+// what is not secret: where a service is and which account and database
+// to use, beside the password. They are the fields of an Amazon RDS or
+// Alibaba Cloud database secret, but for password. A key is public when
+// its last word, or its last two words run together, is one of them:
+// host, DB_HOST, replicaHost, user_name, dbName, dbInstanceIdentifier.
+var publicWords = []string{
+	"host", "hostname", "port", "user", "username", "dbname", "database",
+	"engine", "region", "instanceidentifier", "clusteridentifier",
+}
+
+// PublicField reports whether a JSON member named key (or a dotenv or TOML
+// key of a file: reference, or the last key of a template's json path) is
+// left unmasked because its name says it holds no secret: see
+// publicWords. Words are split at every character that is not a letter or
+// a digit and where lower case turns to upper case; case is ignored.
+func PublicField(key string) bool {
+	words := keyWords(key)
+	n := len(words)
+	if n == 0 {
+		return false
+	}
+	if slices.Contains(publicWords, words[n-1]) {
+		return true
+	}
+	return n >= 2 && slices.Contains(publicWords, words[n-2]+words[n-1])
+}
+
+// keyWords splits a key into its lower-case words: at each character that
+// is not a letter or a digit, before an upper-case letter that follows a
+// lower-case one (dbName), and before the last capital of a run followed by
+// a lower-case letter (DBName).
+func keyWords(key string) []string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, string(cur))
+			cur = cur[:0]
+		}
+	}
+	rs := []rune(key)
+	for i, r := range rs {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			flush()
+			continue
+		}
+		if unicode.IsUpper(r) && i > 0 && (unicode.IsLower(rs[i-1]) ||
+			unicode.IsUpper(rs[i-1]) && i+1 < len(rs) && unicode.IsLower(rs[i+1])) {
+			flush()
+		}
+		cur = append(cur, unicode.ToLower(r))
+	}
+	flush()
+	return words
 }
 
 // jsonForms returns v as it appears inside a JSON string when encoders

@@ -201,6 +201,8 @@ func TestMaskManyPatternsAgainstNaive(t *testing.T) {
 func FuzzMask(f *testing.F) {
 	f.Add([]byte("abcd\x00abcdef\x00bcde"), []byte("xxabcdefabcdebcdeyy"), uint8(3), uint8(5))
 	f.Add([]byte("secret-one\x00secret-two"), []byte("secret-onsecret-twosecret-one"), uint8(1), uint8(2))
+	f.Add([]byte(`{"DB_HOST":"db.internal","dbName":"orders","api_key":["tok-abcdef"],"nested":{"userName":"app-user"}}`),
+		[]byte("GET /orders from db.internal with tok-abcdef by app-user"), uint8(4), uint8(9))
 	f.Fuzz(func(t *testing.T, valueList, text []byte, s1, s2 uint8) {
 		values := bytes.Split(valueList, []byte{0})
 		if len(values) > 64 {
@@ -349,6 +351,42 @@ func TestMaskDerivedForms(t *testing.T) {
 	} {
 		if got := string(maskAll(m, []byte(text), 3)); got != want {
 			t.Errorf("%q -> %q, want %q", text, got, want)
+		}
+	}
+}
+
+// TestMaskJSONPublicFields: a whole-object secret masks its members, but
+// not those whose names say they are not secret (an RDS secret's host,
+// port, username, dbname...), so ordinary words in the output, such as a
+// database name in a URL path, stay readable.
+func TestMaskJSONPublicFields(t *testing.T) {
+	obj := `{"engine":"postgres","username":"orders","password":"s3cr3t/p@ss-Jq2","host":"db.internal","port":543210,
+	  "dbname":"orders","dbInstanceIdentifier":"orders-prod","api_token":"tok-7f3a9c","replicas":[{"host":"r1.internal"}],
+	  "pin":"918273","nested":{"DB_HOST":"other.internal","private_key":"pk-Zr81x0"}}`
+	m := NewMasker([][]byte{[]byte(obj)}, MaskOptions{JSON: true, URL: true})
+	for text, want := range map[string]string{
+		"GET /orders/42 on db.internal:543210 (postgres, orders-prod)": "GET /orders/42 on db.internal:543210 (postgres, orders-prod)",
+		"replica r1.internal and other.internal":                       "replica r1.internal and other.internal",
+		"pw=s3cr3t/p@ss-Jq2 token=tok-7f3a9c pin=918273 key=pk-Zr81x0": "pw=***** token=***** pin=***** key=*****",
+	} {
+		if got := string(maskAll(m, []byte(text), 5)); got != want {
+			t.Errorf("%q -> %q, want %q", text, got, want)
+		}
+	}
+}
+
+func TestPublicField(t *testing.T) {
+	for key, want := range map[string]bool{
+		"host": true, "Host": true, "DB_HOST": true, "replicaHost": true, "db.host": true, "hostname": true,
+		"port": true, "db-port": true, "user": true, "username": true, "user_name": true, "USERNAME": true,
+		"master_username": true, "dbname": true, "dbName": true, "DBName": true, "db_name": true, "database": true,
+		"engine": true, "region": true, "dbInstanceIdentifier": true, "dbClusterIdentifier": true,
+		"password": false, "secret": false, "token": false, "api_key": false, "name": false, "": false,
+		"hostKey": false, "host_password": false, "user_token": false, "db": false, "identifier": false,
+		"url": false, "dsn": false, "connection_string": false, "private_key": false,
+	} {
+		if got := PublicField(key); got != want {
+			t.Errorf("PublicField(%q) = %v, want %v", key, got, want)
 		}
 	}
 }

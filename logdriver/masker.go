@@ -16,13 +16,14 @@ type Masker struct {
 	mu      sync.Mutex // serializes Add and AddForms
 	values  [][]byte
 	forms   [][]byte
+	known   map[string]bool // "v" + a value, "f" + a form: each is added once
 	current atomic.Pointer[matcher]
 	masked  atomic.Uint64
 }
 
 // NewMasker returns a masker for values.
 func NewMasker(values [][]byte, opts MaskOptions) *Masker {
-	m := &Masker{opts: opts}
+	m := &Masker{opts: opts, known: map[string]bool{}}
 	m.Add(values)
 	return m
 }
@@ -32,8 +33,11 @@ func NewMasker(values [][]byte, opts MaskOptions) *Masker {
 func (m *Masker) Add(values [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.values = appendCopies(m.values, values)
-	m.compile()
+	var added bool
+	m.values, added = m.appendNew(m.values, "v", values)
+	if added || m.current.Load() == nil {
+		m.compile()
+	}
 }
 
 // AddForms masks forms from now on: text the caller made from secret
@@ -45,19 +49,29 @@ func (m *Masker) Add(values [][]byte) {
 func (m *Masker) AddForms(forms [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.forms = appendCopies(m.forms, forms)
-	m.compile()
+	var added bool
+	if m.forms, added = m.appendNew(m.forms, "f", forms); added {
+		m.compile()
+	}
 }
 
 func (m *Masker) compile() {
 	m.current.Store(newMatcher(maskPatterns(m.values, m.forms, m.opts)))
 }
 
-func appendCopies(to, from [][]byte) [][]byte {
+// appendNew appends copies of what from holds that was not added before
+// (kind tells values from forms), and reports whether it appended any: a
+// rotation hands every value over again, and only a new one needs the
+// matcher built again.
+func (m *Masker) appendNew(to [][]byte, kind string, from [][]byte) ([][]byte, bool) {
+	n := len(to)
 	for _, v := range from {
-		to = append(to, bytes.Clone(v))
+		if k := kind + string(v); !m.known[k] {
+			m.known[k] = true
+			to = append(to, bytes.Clone(v))
+		}
 	}
-	return to
+	return to, len(to) > n
 }
 
 // Masked returns how many times a value was replaced.

@@ -242,7 +242,7 @@ func (p *Pipeline) setMasking(c Config) {
 	if c.Mask {
 		p.masker = newMasker()
 		if n := shortValues(values, c.MaskOptions); n > 0 {
-			p.log.Warn("secret values shorter than mask_min_length are not masked", "values", n, "mask_min_length", c.MaskOptions.minLength())
+			p.log.Warn("secret values shorter than mask_min_length are not masked", "values", n, "mask_min_length", c.MaskOptions.MinLen())
 		}
 	}
 	p.redact.masker = sync.OnceValue(func() *Masker {

@@ -42,13 +42,21 @@ import (
 // limits.go).
 func (t *Template) funcs() template.FuncMap {
 	secret := func(previous bool) func(string) (string, error) {
+		name := "secret"
+		if previous {
+			name = "secretPrevious"
+		}
 		return func(ref string) (string, error) {
 			if t.lookup == nil {
 				return "", failf("no values to render with")
 			}
-			v, err := t.lookup(Ref{Text: ref, Previous: previous})
+			r := Ref{Text: ref, Previous: previous}
+			v, err := t.lookup(r)
 			if err != nil {
 				return "", &lookupError{err}
+			}
+			if t.following() {
+				t.cur.taint(Derived{Func: name, Ref: r, Text: string(v), Source: len(bytes.TrimSpace(v))})
 			}
 			return string(v), nil
 		}
@@ -56,10 +64,10 @@ func (t *Template) funcs() template.FuncMap {
 	return template.FuncMap{
 		"secret":         timed1(t, secret(false)),
 		"secretPrevious": timed1(t, secret(true)),
-		"json":           timed2(t, jsonMember),
-		"jsonPath":       timed2(t, jsonPath),
-		"base64Encode":   timed1(t, base64Encode),
-		"base64Decode":   timed1(t, base64Decode),
+		"json":           followed2(t, "json", timed2(t, jsonMember)),
+		"jsonPath":       followed2(t, "jsonPath", timed2(t, jsonPath)),
+		"base64Encode":   followed1(t, "base64Encode", timed1(t, base64Encode)),
+		"base64Decode":   followed1(t, "base64Decode", timed1(t, base64Decode)),
 		"env": func(name string) string {
 			v, _ := t.in.LookupEnv(name)
 			return v
@@ -70,15 +78,17 @@ func (t *Template) funcs() template.FuncMap {
 			}
 			return v
 		},
-		"quote":     timed1(t, quote),
-		"squote":    timed1(t, squote),
-		"toJSON":    timed1(t, toJSON),
-		"indent":    timed2(t, indent),
-		"trim":      strings.TrimSpace,
-		"lines":     timed1(t, lines),
-		"urlEncode": timed1(t, urlEncode),
+		"quote":     followed1(t, "quote", timed1(t, quote)),
+		"squote":    followed1(t, "squote", timed1(t, squote)),
+		"toJSON":    followed1(t, "toJSON", timed1(t, toJSON)),
+		"indent":    followed2(t, "indent", timed2(t, indent)),
+		"trim":      followed1(t, "trim", timed1(t, trim)),
+		"lines":     followed1(t, "lines", timed1(t, lines)),
+		"urlEncode": followed1(t, "urlEncode", timed1(t, urlEncode)),
 	}
 }
+
+func trim(s string) (string, error) { return strings.TrimSpace(s), nil }
 
 // FuncNames lists the template functions, for help and error messages.
 func FuncNames() []string {

@@ -67,14 +67,32 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		secret := "{\"a\":{\"b\":[1,\"" + canary + "\"]},\"k\":\"" + canary + "\"}"
-		_, err = tmpl.Render(func(r Ref) ([]byte, error) {
+		lookup := func(r Ref) ([]byte, error) {
 			if !slices.Contains(refs, r) {
 				t.Fatalf("rendering asked for %v, which Parse did not collect (%v)", r, refs)
 			}
 			return []byte(secret), nil
-		})
+		}
+		out, err := tmpl.Render(lookup)
 		if err != nil && strings.Contains(err.Error(), canary) {
 			t.Fatalf("the error shows a value: %v", err)
+		}
+		// Following secrets changes nothing of the output, and its spans
+		// are in order, inside it, and texts it was offered.
+		offered := map[string]bool{}
+		followed, ferr := tmpl.RenderWith(RenderInput{Lookup: lookup, Secret: func(d Derived) bool {
+			offered[d.Text] = true
+			return true
+		}})
+		if (err == nil) != (ferr == nil) || string(followed.Text) != string(out) {
+			t.Fatalf("following changed the render: %v / %v", err, ferr)
+		}
+		end := 0
+		for _, s := range followed.Secret {
+			if s.Start < end || s.End > len(out) || !offered[string(out[s.Start:s.End])] {
+				t.Fatalf("span %+v of %d bytes: out of order, outside, or not offered", s, len(out))
+			}
+			end = s.End
 		}
 	})
 }

@@ -55,6 +55,12 @@ type render struct {
 	deadline time.Time
 	timeout  time.Duration
 	depth    int
+
+	// secret and tainted follow secret texts (see follow.go): nil unless
+	// the caller asked to. tainted maps each secret text to the length of
+	// the secret behind it (Derived.Source), at least 1.
+	secret  func(Derived) bool
+	tainted map[string]int
 }
 
 // limitError is a render that went past a bound. Its message is
@@ -91,27 +97,42 @@ func (t *Template) leave() string {
 func (t *Template) tick() (string, error) { return "", t.alive() }
 
 // hiddenFuncs are the functions Parse inserts, and text/template's
-// builtins that make text, replaced by versions bounded in size.
+// builtins that make text, replaced by versions bounded in size that
+// follow secret texts (see follow.go).
 func (t *Template) hiddenFuncs() template.FuncMap {
 	return template.FuncMap{
 		tickFunc:  t.tick,
 		enterFunc: t.enter,
 		leaveFunc: t.leave,
-		"print": timedN(t, func(args ...any) (string, error) {
+		"print": followedN(t, "print", timedN(t, func(args ...any) (string, error) {
 			return sprint("print", fmt.Sprint, args, len(args))
-		}),
-		"println": timedN(t, func(args ...any) (string, error) {
+		})),
+		"println": followedN(t, "println", timedN(t, func(args ...any) (string, error) {
 			return sprint("println", fmt.Sprintln, args, len(args)+1)
-		}),
+		})),
 		"printf": func(format string, args ...any) (string, error) {
 			if err := t.alive(); err != nil {
 				return "", err
 			}
-			return printf(format, args...)
+			out, err := printf(format, args...)
+			if err == nil && t.following() {
+				t.derived("printf", "", out, append([]any{format}, args...)...)
+			}
+			return out, err
 		},
-		"html":     timedN(t, escaper("html", template.HTMLEscapeString, htmlGrowth)),
-		"js":       timedN(t, escaper("js", template.JSEscapeString, jsGrowth)),
-		"urlquery": timedN(t, escaper("urlquery", url.QueryEscape, urlGrowth)),
+		"html":     followedN(t, "html", timedN(t, escaper("html", template.HTMLEscapeString, htmlGrowth))),
+		"js":       followedN(t, "js", timedN(t, escaper("js", template.JSEscapeString, jsGrowth))),
+		"urlquery": followedN(t, "urlquery", timedN(t, escaper("urlquery", url.QueryEscape, urlGrowth))),
+		"slice": func(item any, indexes ...int) (any, error) {
+			if err := t.alive(); err != nil {
+				return nil, err
+			}
+			out, err := slice(item, indexes...)
+			if err == nil {
+				t.derived("slice", "", out, item)
+			}
+			return out, err
+		},
 	}
 }
 

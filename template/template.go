@@ -190,16 +190,26 @@ func (t *Template) Uses() []Use { return slices.Clone(t.uses) }
 // Input.Timeout, MaxOutput or the depth of template calls fails with an
 // *Error that says which.
 func (t *Template) Render(lookup Lookup) ([]byte, error) {
+	out, err := t.RenderWith(RenderInput{Lookup: lookup})
+	return out.Text, err
+}
+
+// RenderWith is Render, and with in.Secret it also follows secret values
+// through the template (see follow.go).
+func (t *Template) RenderWith(in RenderInput) (Output, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.lookup = lookup
+	t.lookup = in.Lookup
 	t.cur = &render{deadline: time.Now().Add(t.in.Timeout), timeout: t.in.Timeout}
-	defer func() { t.lookup, t.cur = nil, nil }()
-	out := &limitedBuffer{max: MaxOutput}
-	if err := t.tmpl.Execute(out, nil); err != nil {
-		return nil, t.execError(err)
+	if in.Secret != nil {
+		t.cur.secret, t.cur.tainted = in.Secret, map[string]int{}
 	}
-	return out.Bytes(), nil
+	defer func() { t.lookup, t.cur = nil, nil }()
+	out := &limitedBuffer{max: MaxOutput, r: t.cur}
+	if err := t.tmpl.Execute(out, nil); err != nil {
+		return Output{}, t.execError(err)
+	}
+	return Output{Text: out.Bytes(), Secret: out.spans}, nil
 }
 
 // place turns a line and column of Text into ones of the file Text sits in.
@@ -231,15 +241,22 @@ func (t *Template) parseError(err error) error {
 	return e
 }
 
-// limitedBuffer fails writes past max bytes.
+// limitedBuffer fails writes past max bytes. When the render follows
+// secrets, it notes where a secret text is written: text/template writes
+// each printed value in one Write.
 type limitedBuffer struct {
 	bytes.Buffer
-	max int
+	max   int
+	r     *render
+	spans []Span
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > b.max {
 		return 0, failf("the output is larger than %d MiB", b.max>>20)
+	}
+	if b.r.tainted[string(p)] > 0 {
+		b.spans = append(b.spans, Span{b.Len(), b.Len() + len(p)})
 	}
 	return b.Buffer.Write(p)
 }

@@ -97,10 +97,13 @@ type Input struct {
 	// MinRefreshSpacing after the last one it triggered; requests while one
 	// waits merge into it.
 	Refresh <-chan struct{}
-	// OnValues, when set, is given every reference's value after each
-	// refresh that changed some, so that a masker of the child's output
-	// learns new values. It only ever gets more: old values stay masked.
-	OnValues func(inject.Values)
+	// OnValues, when set, is given the materialization of every
+	// reference's value when Watch starts and after each refresh that
+	// changed some, so that a masker of the child's output learns the new
+	// values and what the files made of them (Materialized.Log's
+	// MaskValues and MaskForms). A masker only ever gets more: old values
+	// stay masked.
+	OnValues func(*inject.Materialized)
 	Events   Events
 	Log      *slog.Logger
 }
@@ -135,7 +138,7 @@ func Watch(ctx context.Context, in Input) error {
 		l.policies[f.Path] = cmp.Or(f.OnChange, rot.OnChange)
 	}
 	if in.OnValues != nil {
-		in.OnValues(l.vals)
+		in.OnValues(l.cur)
 	}
 	defer timer.Stop(&l.retire)
 	l.scheduleRetire(inject.Retire(l.cur.Files)) // what the first render replaced
@@ -231,7 +234,7 @@ func (l *loop) apply(u Update) {
 		} else {
 			l.vals = vals
 			if l.in.OnValues != nil {
-				l.in.OnValues(vals)
+				l.in.OnValues(m)
 			}
 			log.Debug("new values", "backend", u.Backend.String(), "references", len(u.Values))
 			wrote, ok := l.write(m, "rotation")

@@ -31,6 +31,8 @@ type world struct {
 	m        *inject.Materialized
 	proc     *child.Supervisor
 	events   *recorder
+	// onValues is Input.OnValues, when set before watch.
+	onValues func(*inject.Materialized)
 }
 
 func newWorld(t *testing.T, dir, cfgText string, r *sources.Resolver) *world {
@@ -74,7 +76,7 @@ func (w *world) watch(t *testing.T) <-chan error {
 	finished := make(chan struct{})
 	go func() {
 		done <- Watch(ctx, Input{Plan: w.plan, Resolver: w.resolver, Values: w.vals, Current: w.m,
-			Notifier: w.proc, Environ: append(os.Environ(), "REC="+w.path("rec")), Events: w.events})
+			Notifier: w.proc, Environ: append(os.Environ(), "REC="+w.path("rec")), Events: w.events, OnValues: w.onValues})
 		close(finished)
 	}()
 	t.Cleanup(func() { cancel(); <-finished })

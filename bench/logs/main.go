@@ -9,6 +9,10 @@
 //	json-file                   framing and JSON to /dev/null, masking off
 //	json-file + mask            the same, masking 100 secrets (with their
 //	                            encoded forms: -encodings, default all)
+//	json-file + mask + forms    the same, and 3 forms of each secret that
+//	                            files would make of it (a template's
+//	                            squote and urlEncode in a DSN, a dotenv
+//	                            file's quoted value): 300 more patterns
 //
 // The pipeline cases run the child under child.Supervise with the
 // pipeline's writers as its stdout and stderr, as shroud run does, so the
@@ -27,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +70,8 @@ func main() {
 	warm(input)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pipeline := func(driver string, mask bool) func() sample {
+	forms := makeForms(secrets)
+	pipeline := func(driver string, mask, withForms bool) func() sample {
 		return func() sample {
 			cfg := logdriver.Config{Driver: driver}
 			if driver == logdriver.JSONFile {
@@ -73,6 +79,9 @@ func main() {
 			}
 			if mask {
 				cfg.Mask, cfg.MaskValues, cfg.MaskOptions = true, secrets, maskOpts
+			}
+			if withForms {
+				cfg.MaskForms = forms
 			}
 			start, cpu, children := time.Now(), selfCPU(), childrenCPU()
 			p, err := logdriver.New(logdriver.Input{Config: cfg, Stdout: devNull, Stderr: devNull, Logger: quiet})
@@ -100,9 +109,10 @@ func main() {
 	}{
 		{"cat > /dev/null", func() sample { return timeCmd(devNull, catPath, input) }, 0},
 		{"cat | cat > /dev/null", func() sample { return timeCmd(devNull, "sh", "-c", "cat \"$0\" | cat", input) }, 0},
-		{"driver none", pipeline(logdriver.None, false), 0},
-		{"json-file, mask off", pipeline(logdriver.JSONFile, false), 1000},
-		{"json-file, mask on", pipeline(logdriver.JSONFile, true), 500},
+		{"driver none", pipeline(logdriver.None, false, false), 0},
+		{"json-file, mask off", pipeline(logdriver.JSONFile, false, false), 1000},
+		{"json-file, mask on", pipeline(logdriver.JSONFile, true, false), 500},
+		{"json-file, mask + forms", pipeline(logdriver.JSONFile, true, true), 500},
 	}
 	walls := make([][]time.Duration, len(cases))
 	cpus := make([][]time.Duration, len(cases))
@@ -113,8 +123,8 @@ func main() {
 			cpus[i] = append(cpus[i], s.cpu)
 		}
 	}
-	fmt.Printf("pipeline throughput: %d MiB of log lines (%d secrets masked with their %s forms, %d planted in the input), %d runs each, interleaved (medians)\n",
-		size>>20, len(secrets), *encodings, planted, *n)
+	fmt.Printf("pipeline throughput: %d MiB of log lines (%d secrets masked with their %s forms, %d planted in the input; + forms: %d more), %d runs each, interleaved (medians)\n",
+		size>>20, len(secrets), *encodings, planted, len(forms), *n)
 	fmt.Printf("MB/s is bytes over wall time; MB/cpu-s is bytes over the CPU time of every process involved (shroud and the child),\n")
 	fmt.Printf("which a machine shared with other work disturbs less.\n")
 	fmt.Printf("  %-24s %9s %8s %11s %8s\n", "case", "MB/s", "vs cat", "MB/cpu-s", "vs cat")
@@ -208,6 +218,17 @@ func makeSecrets(r *rand.Rand, n int) [][]byte {
 			s[j] = alphabet[r.IntN(len(alphabet))]
 		}
 		out[i] = s
+	}
+	return out
+}
+
+// makeForms returns what files would make of each secret: its squote
+// form, a DSN line with it URL-encoded, and its dotenv double-quoted form.
+func makeForms(secrets [][]byte) [][]byte {
+	var out [][]byte
+	for _, s := range secrets {
+		enc := strings.ReplaceAll(url.QueryEscape(string(s)), "+", "%20")
+		out = append(out, []byte("'"+string(s)+"'"), []byte("postgres://app:"+enc+"@db.internal:5432/app"), []byte(`"`+string(s)+`"`))
 	}
 	return out
 }
