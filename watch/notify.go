@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +79,8 @@ func NewAppNotifier(opts AppOptions) (*AppNotifier, error) {
 		return nil, fmt.Errorf("--notify-pid %d: want the application's pid (not 1, the pod's pause process or an init)", opts.Pid)
 	case opts.Signal != 0 && targets == 0:
 		return nil, errors.New("--notify-signal needs a process to signal: --notify-pid, --notify-pidfile or --notify-process")
+	case opts.Process != "" && errNoProcessList != nil:
+		return nil, errNoProcessList
 	}
 	if opts.URL != "" {
 		u, err := url.Parse(opts.URL)
@@ -207,35 +208,6 @@ func parsePid(path string, data []byte) (int, error) {
 		return 0, fmt.Errorf("--notify-pidfile %s does not hold a process id (want a number above 1)", path)
 	}
 	return pid, nil
-}
-
-// findProcesses lists the processes named name: by their command name (the
-// kernel keeps 15 bytes of it) or the base name of their argv[0]. shroud
-// itself is never one.
-func findProcesses(name string) []int {
-	entries, _ := os.ReadDir("/proc")
-	self := os.Getpid()
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err != nil {
-			continue
-		}
-		match := strings.TrimSuffix(string(comm), "\n") == name
-		if !match {
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-			match = len(argv0) > 0 && filepath.Base(string(argv0)) == name
-		}
-		if match {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // notice is the body of --notify-url: what happened, never a value.
