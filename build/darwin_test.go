@@ -36,6 +36,12 @@ func TestBuildsForDarwin(t *testing.T) {
 			if f.Cpu != arch.cpu || f.Type != macho.TypeExec {
 				t.Errorf("the darwin/%s build is a Mach-O %v for %v", arch.goarch, f.Type, f.Cpu)
 			}
+			// Apple silicon runs only signed code: Go's linker signs
+			// darwin/arm64 ad hoc (an external linker or strip could lose
+			// it).
+			if arch.goarch == "arm64" && !codeSigned(f) {
+				t.Error("the darwin/arm64 build has no code signature: macOS would kill it at exec")
+			}
 			// Go's darwin port calls the kernel through libSystem, and
 			// crypto/x509 verifies through the Security framework: every
 			// Mac has them. Anything else (a cgo library) would not be.
@@ -50,4 +56,15 @@ func TestBuildsForDarwin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// codeSigned reports whether f has a code signature (LC_CODE_SIGNATURE).
+func codeSigned(f *macho.File) bool {
+	const lcCodeSignature = 0x1d
+	for _, l := range f.Loads {
+		if raw := l.Raw(); len(raw) >= 4 && f.ByteOrder.Uint32(raw) == lcCodeSignature {
+			return true
+		}
+	}
+	return false
 }
