@@ -3,7 +3,9 @@ ifeq ($(origin VERSION),undefined)
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 endif
 
-# Release build: static (CGO_ENABLED=0: no libc, runs in any image);
+# Release build: static (CGO_ENABLED=0: no libc, runs in any image; a
+# darwin binary links only macOS's own libSystem and frameworks, as every
+# Go program there does);
 # -trimpath and -s -w shrink the binary (fewer page-ins at
 # start-up); urfave_cli_no_docs drops urfave/cli's man-page generator, whose
 # markdown parser costs ~3 ms of package init at every start. No libc mapped
@@ -14,10 +16,9 @@ endif
 # version is the one -X gives.
 GOFLAGS_RELEASE = -trimpath -buildvcs=false -tags urfave_cli_no_docs -ldflags '-s -w -buildid= -X main.version=$(VERSION)'
 
-# The release platforms, GOOS/GOARCH. darwin/amd64 and darwin/arm64 join
-# them once signal/ and logdriver/ build there (they use Linux-only calls:
-# the child subreaper, waitid, TCGETS, F_SETPIPE_SZ).
-PLATFORMS ?= linux/amd64 linux/arm64
+# The release platforms, GOOS/GOARCH. What differs on darwin is in
+# README.md (Install).
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 RELEASE_BINARIES = $(foreach p,$(PLATFORMS),dist/shroud-$(subst /,-,$(p)))
 SHA256SUM ?= $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum || echo shasum -a 256)
 

@@ -1,3 +1,8 @@
+//go:build linux
+
+// The tests of package child run on Linux only: they start real processes
+// and follow them in /proc. On darwin the package is checked by building
+// and vetting it (see cmd/shroud's TestBuildsForDarwin).
 package child
 
 import (

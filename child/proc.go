@@ -57,18 +57,11 @@ func (s *stdio) start(argv, env []string, dir string, tty *terminal) (*proc, err
 		fds.fail()
 		return nil, err
 	}
-	// A child whose supervisor dies (SIGKILL, a crash) dies with it, as every
-	// process of a container dies with its PID 1, rather than run on
-	// unsupervised with its secrets: SIGKILL, as the stop signal could be
-	// ignored. The kernel clears it for a set-user-ID program.
-	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	sys := &syscall.SysProcAttr{Setpgid: true}
 	if tty != nil {
 		sys.Foreground, sys.Ctty = true, tty.fd
 	}
-	var pid int
-	onForkThread(func() {
-		pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: fds.files[:], Sys: sys})
-	})
+	pid, err := forkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: fds.files[:], Sys: sys})
 	runtime.KeepAlive(fds.keep)
 	if err != nil {
 		fds.fail()

@@ -17,7 +17,9 @@ import (
 // Forwarded: every signal a Go program can catch (os/signal refuses the rest)
 // except the five below. That is SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGUSR1,
 // SIGUSR2, SIGALRM, SIGTERM, SIGTSTP, SIGCONT, SIGXCPU, SIGXFSZ, SIGVTALRM,
-// SIGWINCH, SIGIO, SIGPWR and the real-time signals 35..64.
+// SIGWINCH, SIGIO, SIGPWR and the real-time signals 35..64 on Linux; on
+// darwin, which has signals 1..31 only, SIGINFO (Ctrl-T) instead of SIGPWR
+// and the real-time signals.
 //
 // Not forwarded:
 //   - SIGCHLD: it tells shroud to reap; it is about shroud's children, not
@@ -43,8 +45,9 @@ import (
 //     inherits them unchanged; catching them would turn a background write
 //     into an endless restart of the write.
 //   - SIGKILL and SIGSTOP cannot be caught; SIGILL, SIGTRAP, SIGBUS, SIGFPE,
-//     SIGSEGV, SIGSTKFLT, SIGSYS and SIGPROF are the runtime's own (a fault or
-//     profiling in shroud) and os/signal cannot deliver them.
+//     SIGSEGV, SIGSTKFLT (SIGEMT on darwin), SIGSYS and SIGPROF are the
+//     runtime's own (a fault or profiling in shroud) and os/signal cannot
+//     deliver them (see uncatchable).
 //
 // SIGHUP and SIGINT are not caught when shroud inherited them ignored (nohup,
 // a background job of a non-interactive shell), as the Go runtime itself
@@ -60,7 +63,7 @@ var notForwarded = map[syscall.Signal]bool{
 // forwardable returns the signals to relay, in number order.
 func forwardable() []os.Signal {
 	var sigs []os.Signal
-	for n := 1; n <= 64; n++ {
+	for n := 1; n <= maxSignal; n++ {
 		sig := syscall.Signal(n)
 		switch {
 		case notForwarded[sig], uncatchable(sig):
@@ -71,18 +74,6 @@ func forwardable() []os.Signal {
 		sigs = append(sigs, sig)
 	}
 	return sigs
-}
-
-// uncatchable reports signals that os/signal cannot deliver on Linux: SIGKILL,
-// SIGSTOP, the synchronous faults the runtime turns into panics, SIGPROF, and
-// 32..34, which the C libraries and the runtime reserve for themselves.
-func uncatchable(sig syscall.Signal) bool {
-	switch sig {
-	case unix.SIGKILL, unix.SIGSTOP, unix.SIGILL, unix.SIGTRAP, unix.SIGBUS, unix.SIGFPE,
-		unix.SIGSEGV, unix.SIGSTKFLT, unix.SIGSYS, unix.SIGPROF:
-		return true
-	}
-	return sig >= 32 && sig <= 34
 }
 
 // terminating reports the signals people send to end a process (docker stop,
@@ -99,11 +90,11 @@ func terminating(sig syscall.Signal) bool {
 
 // ParseSignal reads a signal as users write it in a config or a flag:
 // "SIGTERM", "TERM", "term", or a number from 1 to 64 ("15", and "40" for a
-// real-time signal).
+// real-time signal; 1 to 31 on darwin, which has none).
 func ParseSignal(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q: a signal number is from 1 to 64", s)
+		if n < 1 || n > maxSignal {
+			return 0, fmt.Errorf("invalid signal %q: a signal number is from 1 to %d", s, maxSignal)
 		}
 		return syscall.Signal(n), nil
 	}
@@ -114,7 +105,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	if sig := unix.SignalNum(name); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("invalid signal %q: want a name such as SIGTERM or TERM, or a number from 1 to 64", s)
+	return 0, fmt.Errorf("invalid signal %q: want a name such as SIGTERM or TERM, or a number from 1 to %d", s, maxSignal)
 }
 
 func asciiUpper(r rune) rune {

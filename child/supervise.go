@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -84,10 +83,11 @@ type Input struct {
 
 // Supervisor runs one command as shroud's child and stays its parent, the
 // way an init does: it forwards the signals shroud receives, reaps every
-// zombie (as PID 1, or else as the child subreaper), stops the child
-// gracefully, restarts it with a fresh environment, and reports its exit
-// status. Every process operation happens on one goroutine, in the shape of
-// tini's main loop, so a pid is never signalled after it was reaped.
+// zombie (as PID 1, or else as the child subreaper; on darwin, which has
+// none, its child only), stops the child gracefully, restarts it with a
+// fresh environment, and reports its exit status. Every process operation
+// happens on one goroutine, in the shape of tini's main loop, so a pid is
+// never signalled after it was reaped.
 type Supervisor struct {
 	in      Input
 	stdio   *stdio
@@ -113,8 +113,8 @@ func New(in Input) (*Supervisor, error) {
 	if in.StopSignal == 0 {
 		in.StopSignal = DefaultStopSignal
 	}
-	if in.StopSignal < 1 || in.StopSignal > 64 {
-		return nil, fmt.Errorf("stop signal %d: a signal number is from 1 to 64", in.StopSignal)
+	if in.StopSignal < 1 || in.StopSignal > maxSignal {
+		return nil, fmt.Errorf("stop signal %d: a signal number is from 1 to %d", in.StopSignal, maxSignal)
 	}
 	setDefault(&in.StopTimeout, DefaultStopTimeout)
 	setDefault(&in.RestartBackoff, DefaultRestartBackoff)
@@ -190,13 +190,14 @@ func (s *Supervisor) Start() error {
 }
 
 // becomeReaper makes orphaned descendants shroud's to reap: PID 1 gets them
-// from the kernel; any other process must ask to be their subreaper.
+// from the kernel; any other process must ask to be their subreaper, which
+// only Linux offers (see reap_darwin.go).
 func (s *Supervisor) becomeReaper() {
 	if os.Getpid() == 1 {
 		s.log.Debug("running as PID 1: reaping every orphan")
 		return
 	}
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+	if err := becomeSubreaper(); err != nil {
 		s.log.Warn("cannot become the child subreaper: orphans of the child will not be reaped by shroud", "error", err)
 	}
 }
@@ -301,7 +302,7 @@ type loop struct {
 
 	end *ending // set when supervision must end
 
-	ownZombie      int       // a zombie in shroud's group, left to its Wait
+	ownZombie      int       // a zombie in shroud's group, left to its Wait (reap_linux.go)
 	ownZombieSince time.Time // when reap first saw it
 }
 
@@ -398,69 +399,12 @@ func (l *loop) kill(sig syscall.Signal) error {
 }
 
 // reap collects every child that changed state: the main child's status is
-// kept; orphans are reaped and counted.
-//
-// It never takes the status of a process shroud started itself through
-// os/exec while supervising (a notify command, an SDK's credential_process):
-// their Wait would fail with ECHILD. Those run in shroud's own process
-// group, which the child (started in a group of its own) and its
-// descendants are not in; so a zombie is peeked at first (WNOWAIT), and
-// one in shroud's group is left to its Wait.
+// kept; orphans, where shroud gets them, are reaped (see reapOrphans).
 func (l *loop) reap() {
 	if l.cur != nil {
 		l.reapChild()
 	}
-	orphans := 0
-	defer func() {
-		if orphans > 0 {
-			l.s.log.Debug("reaped orphans", "count", orphans)
-		}
-	}()
-	for {
-		pid, err := peekZombie()
-		if err != nil || pid <= 0 {
-			return
-		}
-		if l.cur != nil && pid == l.cur.pid {
-			l.reapChild()
-			continue
-		}
-		if l.ownChild(pid) {
-			// os/exec's: waitid shows the same zombie first until its Wait
-			// takes it, so look again shortly for the orphans behind it.
-			time.AfterFunc(reapRetry, func() {
-				select {
-				case l.chld <- unix.SIGCHLD:
-				default:
-				}
-			})
-			return
-		}
-		var ws unix.WaitStatus
-		if got, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got == pid {
-			orphans++
-		}
-	}
-}
-
-// reapRetry is how soon reap looks again when a zombie of shroud's own
-// hides the orphans behind it; after ownZombieGrace, such a zombie is
-// reaped as an orphan (a process in shroud's group that nobody waits for).
-const (
-	reapRetry      = 20 * time.Millisecond
-	ownZombieGrace = 2 * time.Second
-)
-
-// ownChild reports whether the zombie pid is in shroud's own process group
-// and so presumably an os/exec child whose Wait will take it soon.
-func (l *loop) ownChild(pid int) bool {
-	if pgid, err := unix.Getpgid(pid); err != nil || pgid != unix.Getpgrp() {
-		return false
-	}
-	if l.ownZombie != pid {
-		l.ownZombie, l.ownZombieSince = pid, time.Now()
-	}
-	return time.Since(l.ownZombieSince) < ownZombieGrace
+	l.reapOrphans()
 }
 
 // reapChild collects the main child's changes of state: stopped,
@@ -484,31 +428,6 @@ func (l *loop) reapChild() {
 			l.childExited(syscall.WaitStatus(ws))
 		}
 	}
-}
-
-// peekZombie returns the pid of a child that has ended, without reaping it
-// (waitid with WNOWAIT), or 0 when there is none.
-func peekZombie() (int, error) {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		return siginfoPid(&info), nil
-	}
-}
-
-// siginfoPid reads si_pid of a SIGCHLD siginfo_t: the first member of its
-// union, after three ints, aligned as a pointer (offset 16 on 64-bit
-// Linux). x/sys/unix leaves that part of Siginfo opaque.
-func siginfoPid(info *unix.Siginfo) int {
-	const align = unsafe.Sizeof(uintptr(0))
-	off := (3*unsafe.Sizeof(int32(0)) + align - 1) &^ (align - 1)
-	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
 }
 
 // childStopped follows the child when job control stops it (Ctrl-Z, or a

@@ -4,7 +4,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,7 +29,7 @@ func foregroundTerminal(stdin io.Reader) *terminal {
 		return nil
 	}
 	fd := int(f.Fd())
-	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil {
+	if _, err := unix.IoctlGetTermios(fd, ioctlGetTermios); err != nil {
 		return nil
 	}
 	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP) // ENOTTY unless it is our controlling terminal
@@ -68,14 +67,13 @@ func (t *terminal) foreground() int {
 func (t *terminal) handTo(pgrp int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var block, old unix.Sigset_t
-	sigaddset(&block, unix.SIGTTOU)
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old); err != nil {
+	restore, err := blockOnThread(unix.SIGTTOU)
+	if err != nil {
 		return err
 	}
-	err := unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, pgrp)
-	if merr := unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil); err == nil {
-		err = merr
+	err = unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, pgrp)
+	if rerr := restore(); err == nil {
+		err = rerr
 	}
 	return err
 }
@@ -88,12 +86,4 @@ func (t *terminal) reclaim(childPgrp int) error {
 		return nil
 	}
 	return t.handTo(t.pgrp)
-}
-
-// sigaddset adds sig to set, as sigaddset(3) does; the word size of
-// Sigset_t differs between architectures.
-func sigaddset(set *unix.Sigset_t, sig unix.Signal) {
-	const bits = uint(8 * unsafe.Sizeof(unix.Sigset_t{}.Val[0]))
-	n := uint(sig - 1)
-	set.Val[n/bits] |= 1 << (n % bits)
 }

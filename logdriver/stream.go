@@ -13,26 +13,6 @@ import (
 // readSize is how much a stream reads from the child's pipe at once.
 const readSize = 256 * 1024
 
-// pipeSize is the capacity growPipe asks for: the child writes ahead
-// while the pipeline works, and both sides make fewer, larger calls.
-const pipeSize = 1 << 20
-
-// growPipe enlarges the child's pipe (Linux F_SETPIPE_SZ), when r is one.
-// Failing is harmless: the pipe keeps its 64 KiB.
-func growPipe(r io.Reader) {
-	sc, ok := r.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Control(func(fd uintptr) {
-		syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETPIPE_SZ, pipeSize)
-	})
-}
-
 // stream is the writer for one of the child's streams, stdout or stderr.
 // It masks, copies to the tee, frames lines and queues them for the
 // sender; its lock is held for that work only, never while the driver

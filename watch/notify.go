@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,6 +93,8 @@ func (opts AppOptions) Check() error {
 		return config.Usagef("--notify-pid %d: want the application's pid (not 1, the pod's pause process or an init)", opts.Pid)
 	case opts.Signal != 0 && targets == 0:
 		return config.Usagef("--notify-signal needs a process to signal: --notify-pid, --notify-pidfile or --notify-process")
+	case opts.Process != "" && errNoProcessList != nil:
+		return config.Usagef("%v", errNoProcessList)
 	}
 	if opts.URL != "" {
 		u, err := url.Parse(opts.URL)
@@ -232,74 +232,6 @@ func parsePid(path string, data []byte) (int, error) {
 	return pid, nil
 }
 
-// findProcesses lists the processes named name (by their command name,
-// of which the kernel keeps 15 bytes, or the base name of their argv[0])
-// whose parent is not also one: the master of a server that forks workers
-// under its own name (nginx, Apache httpd, gunicorn, php-fpm), which
-// reloads them itself and whose workers ignore or die of its reload
-// signal. shroud itself is never one.
-func findProcesses(name string) []int {
-	entries, _ := os.ReadDir("/proc")
-	self := os.Getpid()
-	named := map[int]int{} // pid -> parent pid
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self || !processNamed(e.Name(), name) {
-			continue
-		}
-		if ppid, ok := parentPid(e.Name()); ok {
-			named[pid] = ppid
-		}
-	}
-	var pids []int
-	for pid, ppid := range named {
-		if _, forked := named[ppid]; !forked {
-			pids = append(pids, pid)
-		}
-	}
-	slices.Sort(pids)
-	return pids
-}
-
-// processNamed reports whether the process pid (a /proc entry) is named
-// name.
-func processNamed(pid, name string) bool {
-	comm, err := os.ReadFile(filepath.Join("/proc", pid, "comm"))
-	if err != nil {
-		return false
-	}
-	if strings.TrimSuffix(string(comm), "\n") == name {
-		return true
-	}
-	cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
-	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-	return len(argv0) > 0 && filepath.Base(string(argv0)) == name
-}
-
-// parentPid reads the parent of process pid from /proc/PID/stat: the
-// field after the state, which follows the command name in parentheses
-// (a name may hold spaces and parentheses itself, so the last ")" ends it).
-func parentPid(pid string) (int, bool) {
-	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-	if err != nil {
-		return 0, false
-	}
-	return statParent(stat)
-}
-
-func statParent(stat []byte) (int, bool) {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	fields := strings.Fields(string(stat[i+1:]))
-	if len(fields) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(fields[1])
-	return ppid, err == nil
-}
-
 // notice is the body of --notify-url: what happened, never a value.
 type notice struct {
 	Event string    `json:"event"`
@@ -353,4 +285,20 @@ func safeURL(raw string) string {
 		return "(invalid URL)"
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// statParent reads the parent pid of a /proc/PID/stat line: the field
+// after the state, which follows the command name in parentheses (a name
+// may hold spaces and parentheses itself, so the last ")" ends it).
+func statParent(stat []byte) (int, bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
 }

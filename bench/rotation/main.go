@@ -1,3 +1,7 @@
+//go:build linux
+
+// Linux only: its processes die with their parent by PR_SET_PDEATHSIG.
+
 // Command rotation measures the latency from a secret's change becoming
 // visible to the child receiving its signal, through a real shroud run:
 //

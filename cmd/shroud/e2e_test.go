@@ -1,3 +1,8 @@
+//go:build linux
+
+// The tests of the shroud command run on Linux only: they run the binary
+// end to end, with real processes followed in /proc and Linux's signals.
+// build's TestBuildsForDarwin checks that it builds for darwin.
 package main
 
 import (

@@ -1,3 +1,7 @@
+//go:build linux
+
+// Linux only: its processes die with their parent by PR_SET_PDEATHSIG.
+
 // Command baseline is the floor of any file watcher that signals a process:
 // it watches a directory with fsnotify and sends SIGHUP to the process
 // given at every event, reading nothing and writing nothing.

@@ -3,7 +3,21 @@ package child
 import (
 	"runtime"
 	"sync"
+	"syscall"
 )
+
+// forkExec starts a supervised child. A child whose supervisor dies
+// (SIGKILL, a crash) dies with it, as every process of a container dies
+// with its PID 1, rather than run on unsupervised with its secrets:
+// SIGKILL, as the stop signal could be ignored. The kernel clears it for a
+// set-user-ID program.
+func forkExec(path string, argv []string, attr *syscall.ProcAttr) (pid int, err error) {
+	attr.Sys.Pdeathsig = syscall.SIGKILL
+	onForkThread(func() {
+		pid, err = syscall.ForkExec(path, argv, attr)
+	})
+	return pid, err
+}
 
 // forkThread is one OS thread, kept for the life of shroud, that forks
 // every supervised child. The kernel sends a child its parent-death signal
