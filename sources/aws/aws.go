@@ -165,6 +165,7 @@ func (s *Session) config(ctx context.Context) (awssdk.Config, error) {
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	cfg.HTTPClient = bodyRepair{cfg.HTTPClient} // after AWS_CA_BUNDLE, which needs the SDK's own type
 	// AWS_MAX_ATTEMPTS (or max_attempts in the profile) wins over
 	// Options.MaxAttempts; the clients must not wrap the retryer again.
 	maxAttempts := s.opts.MaxAttempts
