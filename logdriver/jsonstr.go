@@ -58,10 +58,8 @@ func appendJSONString(dst, s []byte) []byte {
 				m := bits.TrailingZeros64(flags) / 8
 				k += m - done // the plain bytes before it are in place
 				if c := byte(x >> (8 * m)); c == '"' || c == '\\' {
-					// Its escape is a backslash before it: the word moves
-					// up one byte, the byte itself included. The common
-					// case (JSON logs quote every few bytes) without a
-					// table look-up.
+					// A backslash before it, and the word, from it on, one
+					// byte up: no look-up for what JSON logs hold most.
 					out[k] = '\\'
 					binary.LittleEndian.PutUint64(out[k+1:], x>>(8*m))
 					k, done = k+1, m

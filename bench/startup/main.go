@@ -112,7 +112,6 @@ func main() {
 		{name: "SDK floor, 20 SM", argv: floorArgv(smfloor, ids, truePath), check: "S19", want: "value-s19"},
 		{name: "shroud, 20 SM", argv: run(shroud, smConfig), check: "S19", want: "value-s19"},
 	}
-	const tru, fl, sdk, local, ssmFl, ssmSh, smFl, smSh = 0, 1, 2, 3, 4, 5, 6, 7
 	if *against != "" {
 		old := filepath.Join(tmp, "shroud-against")
 		benchutil.Check(benchutil.BuildAt(*against, old))
@@ -146,6 +145,14 @@ func main() {
 			fmt.Printf("    %d runs FAILED, left out; the first said: %s\n", r.failed, r.err)
 		}
 	}
+	summary(rows, *against, shroud, ssmfloor, smfloor)
+	initTrace(shroud)
+}
+
+// summary prints the rows' ratios to their floors against the goals, the
+// binaries' sizes, and how shroud compares with shroud at -against.
+func summary(rows []*row, against, shroud, ssmfloor, smfloor string) {
+	const tru, fl, sdk, local, ssmFl, ssmSh, smFl, smSh = 0, 1, 2, 3, 4, 5, 6, 7 // main's order
 	fmt.Printf("floor over true:               %+.3f ms\n", benchutil.MS(rows[fl].med()-rows[tru].med()))
 	fmt.Printf("SDKs linked over the floor:    %s\n", over(rows[sdk], rows[fl]))
 	fmt.Printf("shroud (local) over the floor: %s\n", over(rows[local], rows[fl]))
@@ -156,14 +163,13 @@ func main() {
 	rssGoal("peak RSS, 20 SSM", rows[ssmSh], rows[ssmFl])
 	rssGoal("peak RSS, 20 SM", rows[smSh], rows[smFl])
 	sizes(shroud, ssmfloor, smfloor)
-	if *against != "" {
-		fmt.Printf("against shroud @%s:\n", *against)
+	if against != "" {
+		fmt.Printf("against shroud @%s:\n", against)
 		for i, r := range rows[len(rows)-3:] {
 			sh := rows[[]int{local, ssmSh, smSh}[i]]
 			fmt.Printf("  %-28s %s\n", sh.name, over(sh, r))
 		}
 	}
-	initTrace(shroud)
 }
 
 // cloud fills the fake with the parameters and secrets a cloud start-up
