@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
@@ -107,5 +108,31 @@ func TestMakeBuildVersion(t *testing.T) {
 	run(t, dir, nil, "make", "--no-print-directory", "build")
 	if got := run(t, dir, nil, bin, "version"); strings.TrimSpace(got) != "v0.9.1-dirty" {
 		t.Errorf("with a change after tag v0.9.1, make build gave version %q", got)
+	}
+}
+
+// TestReleaseBinaryLeavesOutUnusedOperations: the release binary carries
+// the SDK operations shroud calls and not the others. Every exported
+// method of a type that may reach an interface is kept once anything calls
+// methods by name through reflection (text/template does), so an SDK
+// client held where a Source reaches it keeps all its operations: SSM's
+// alone are 5 MB (sources/aws/clients.go).
+func TestReleaseBinaryLeavesOutUnusedOperations(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(releaseTree(t), "dist", "shroud-linux-amd64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The function table keeps the names of a stripped binary's functions.
+	for name, want := range map[string]bool{
+		"github.com/aws/aws-sdk-go-v2/service/ssm.(*Client).GetParameters":                      true,
+		"github.com/aws/aws-sdk-go-v2/service/ssm.(*Client).CreateDocument":                     false,
+		"github.com/aws/aws-sdk-go-v2/service/secretsmanager.(*Client).BatchGetSecretValue":     true,
+		"github.com/aws/aws-sdk-go-v2/service/secretsmanager.(*Client).CreateSecret":            false,
+		"github.com/alibabacloud-go/kms-20160120/v3/client.(*Client).GetSecretValueWithOptions": true,
+		"github.com/alibabacloud-go/kms-20160120/v3/client.(*Client).CreateSecretWithOptions":   false,
+	} {
+		if got := bytes.Contains(data, []byte(name+"\x00")); got != want {
+			t.Errorf("the release binary has %s: %v, want %v", name, got, want)
+		}
 	}
 }

@@ -116,7 +116,14 @@ type builder struct {
 
 func newBuilder(path string, data []byte) *builder {
 	structure := structureLines(data)
-	return &builder{path: path, dir: filepath.Dir(path), structure: structure,
+	// Absolute once: every relative path of the file is made absolute
+	// against it, and filepath.Abs of a relative path asks for the
+	// working directory each time.
+	dir := filepath.Dir(path)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return &builder{path: path, dir: dir, structure: structure,
 		lines: tableHeaderLines(structure), data: data}
 }
 

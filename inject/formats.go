@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -140,8 +141,11 @@ func dotenvValue(s string) (string, error) {
 const dotenvBare = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+,=-"
 
 // pythonDotenvVariable is what python-dotenv expands in every value, single
-// quoted ones included (its variables.py).
-var pythonDotenvVariable = regexp.MustCompile(`\$\{[^}:]*(?::-[^}]*)?\}`)
+// quoted ones included (its variables.py); compiled on first use, not at
+// every start.
+var pythonDotenvVariable = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\$\{[^}:]*(?::-[^}]*)?\}`)
+})
 
 // dotenvSingleQuoted checks that a value without ' or a carriage return
 // reads back from single quotes: python-dotenv decodes \\ and \' there,
@@ -153,7 +157,7 @@ func dotenvSingleQuoted(s string) error {
 		return errors.New("it ends with a backslash, which python-dotenv, node dotenv and godotenv read as escaping the closing quote")
 	case strings.Contains(s, `\\`):
 		return errors.New("it holds two backslashes in a row, which python-dotenv reads as one inside quotes, and node dotenv and sh as two")
-	case pythonDotenvVariable.MatchString(s):
+	case pythonDotenvVariable().MatchString(s):
 		return errors.New("it holds ${...}, which python-dotenv (and docker-compose v1) expands even in single quotes")
 	}
 	return nil

@@ -1,6 +1,9 @@
 package inject
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // loaderVariables are the variables [[env_from]] never sets from a
 // listing: each decides which program runs or what code is loaded into
@@ -8,29 +11,30 @@ import "strings"
 // could take the child over, and shroud itself, which finds the command
 // in the child's PATH. A config that means to set one names it in
 // [[secrets]] or with --secret. README ("env_from") lists them; keep both
-// in step.
-var loaderVariables = map[string]bool{
+// in step. A slice of constants, not a map: it is static data, with no
+// allocation at every start.
+var loaderVariables = []string{
 	// Where programs are found.
-	"PATH": true,
+	"PATH",
 	// glibc's list of variables the loader removes for setuid programs
 	// (sysdeps/generic/unsecvars.h), the LD_ ones aside (loaderPrefixes).
-	"GCONV_PATH": true, "GETCONF_DIR": true, "GLIBC_TUNABLES": true, "HOSTALIASES": true,
-	"LOCALDOMAIN": true, "LOCPATH": true, "MALLOC_TRACE": true, "NIS_PATH": true, "NLSPATH": true,
-	"RESOLV_HOST_CONF": true, "RES_OPTIONS": true, "TMPDIR": true, "TZDIR": true,
+	"GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES",
+	"LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH", "NLSPATH",
+	"RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR",
 	// Shells: files read at start, options, how words and paths are split.
-	"BASH_ENV": true, "ENV": true, "SHELLOPTS": true, "BASHOPTS": true, "PS4": true, "IFS": true, "CDPATH": true,
+	"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS", "CDPATH",
 	// Interpreters and runtimes: modules loaded and options given at start.
-	"NODE_OPTIONS": true, "NODE_PATH": true,
-	"PYTHONPATH": true, "PYTHONHOME": true, "PYTHONSTARTUP": true, "PYTHONUSERBASE": true,
-	"PYTHONWARNINGS": true, "PYTHONBREAKPOINT": true,
-	"PERL5LIB": true, "PERLLIB": true, "PERL5OPT": true, "PERL5DB": true,
-	"RUBYOPT": true, "RUBYLIB": true,
-	"JAVA_TOOL_OPTIONS": true, "_JAVA_OPTIONS": true, "JDK_JAVA_OPTIONS": true, "CLASSPATH": true,
-	"PHPRC": true, "PHP_INI_SCAN_DIR": true,
+	"NODE_OPTIONS", "NODE_PATH",
+	"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE",
+	"PYTHONWARNINGS", "PYTHONBREAKPOINT",
+	"PERL5LIB", "PERLLIB", "PERL5OPT", "PERL5DB",
+	"RUBYOPT", "RUBYLIB",
+	"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
+	"PHPRC", "PHP_INI_SCAN_DIR",
 	// Libraries that load modules, and programs that run helpers, named by
 	// a variable.
-	"OPENSSL_CONF": true, "OPENSSL_ENGINES": true, "OPENSSL_MODULES": true,
-	"GIT_EXEC_PATH": true, "GIT_SSH": true, "GIT_SSH_COMMAND": true, "GIT_ASKPASS": true, "SSH_ASKPASS": true,
+	"OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES",
+	"GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS",
 }
 
 // loaderPrefixes begin whole families: every variable of the dynamic
@@ -40,7 +44,7 @@ var loaderPrefixes = []string{"LD_", "DYLD_", "LUA_INIT", "LUA_PATH", "LUA_CPATH
 
 // loaderVariable reports whether env_from must not set name.
 func loaderVariable(name string) bool {
-	if loaderVariables[name] {
+	if slices.Contains(loaderVariables, name) {
 		return true
 	}
 	for _, p := range loaderPrefixes {

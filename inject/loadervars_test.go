@@ -101,7 +101,7 @@ func TestREADMEListsLoaderVariables(t *testing.T) {
 		listed[m[1]] = true
 	}
 	want := map[string]bool{}
-	for name := range loaderVariables {
+	for _, name := range loaderVariables {
 		want[name] = true
 	}
 	for _, p := range loaderPrefixes {

@@ -59,6 +59,14 @@ func appendJSONString(dst, s []byte) []byte {
 			for ; flags != 0; flags &= flags - 1 {
 				m := bits.TrailingZeros64(flags) / 8
 				k += m - done // the plain bytes before it are in place
+				if c := byte(x >> (8 * m)); c == '"' || c == '\\' {
+					// A backslash before it, and the word, from it on, one
+					// byte up: no look-up for what JSON logs hold most.
+					out[k] = '\\'
+					binary.LittleEndian.PutUint64(out[k+1:], x>>(8*m))
+					k, done = k+1, m
+					continue
+				}
 				k = appendEscape(out, k, byte(x>>(8*m)))
 				done = m + 1
 				binary.LittleEndian.PutUint64(out[k:], x>>(8*done))

@@ -174,3 +174,24 @@ func TestTLSRootsOfTheBinary(t *testing.T) {
 		t.Errorf("with SSL_CERT_FILE: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestNoRootsParsedAtStart: where the system has CA certificates, a start
+// parses none, its own or the fallback bundle's: package init allocates
+// little. Setting the fallback roots made Go load the system's roots and
+// parse the bundle before main, ~650 KB and ~2 ms at every start.
+func TestNoRootsParsedAtStart(t *testing.T) {
+	srv := quietTLSServer(nil)
+	defer srv.Close()
+	dir := t.TempDir()
+	allocs := initAllocs(t, "SSL_CERT_FILE="+writeCA(t, dir, srv), "SSL_CERT_DIR="+dir+"/none")
+	total, roots := 0, 0
+	for pkg, bytes := range allocs {
+		total += bytes
+		if pkg == "main" || strings.Contains(pkg, "x509") {
+			roots += bytes
+		}
+	}
+	if total > 1<<20 || roots > 64<<10 {
+		t.Errorf("package init allocated %d bytes, %d of them in main and x509 packages; want under 1 MiB and 64 KiB: %v", total, roots, allocs)
+	}
+}

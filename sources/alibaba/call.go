@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	kms "github.com/alibabacloud-go/kms-20160120/v3/client"
 	"github.com/alibabacloud-go/tea/tea"
 
 	"github.com/shroud-dev/shroud/internal/backoff"
@@ -50,7 +49,7 @@ func (e *APIError) Error() string {
 // SDK takes no context, so a call runs in its own goroutine and is
 // abandoned, bounded by CallTimeout, when the deadline passes first; the
 // client returns to the pool when its call is done.
-func call[T any](ctx context.Context, s *Source, clients *pool, action string, fn func(*kms.Client) (T, error)) (T, error) {
+func call[T any](ctx context.Context, s *Source, clients *pool, action string, fn func(*client) (T, error)) (T, error) {
 	var zero T
 	for attempt := 1; ; attempt++ {
 		type result struct {

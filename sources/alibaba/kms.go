@@ -166,8 +166,8 @@ func (s *Source) fetch(ctx context.Context, ref sources.Ref) sources.Result {
 	} else {
 		req.VersionStage = tea.String(stageOf(ref))
 	}
-	resp, err := call(ctx, s, clients, "GetSecretValue", func(c *kms.Client) (*kms.GetSecretValueResponse, error) {
-		return c.GetSecretValueWithOptions(req, s.runtime())
+	resp, err := call(ctx, s, clients, "GetSecretValue", func(c *client) (*kms.GetSecretValueResponse, error) {
+		return c.GetSecretValue(req, s.runtime())
 	})
 	if err != nil {
 		return fail(s.explain(err, ref, region))
@@ -224,8 +224,8 @@ func (s *Source) listVersion(ctx context.Context, clients *pool, ref sources.Ref
 	stage := stageOf(ref)
 	for page := int32(1); ; page++ {
 		req := &kms.ListSecretVersionIdsRequest{SecretName: tea.String(ref.ID), PageNumber: tea.Int32(page), PageSize: tea.Int32(100)}
-		resp, err := call(ctx, s, clients, "ListSecretVersionIds", func(c *kms.Client) (*kms.ListSecretVersionIdsResponse, error) {
-			return c.ListSecretVersionIdsWithOptions(req, s.runtime())
+		resp, err := call(ctx, s, clients, "ListSecretVersionIds", func(c *client) (*kms.ListSecretVersionIdsResponse, error) {
+			return c.ListSecretVersionIds(req, s.runtime())
 		})
 		if err != nil {
 			return "", err
@@ -348,13 +348,13 @@ func (s *Source) config(region string) (*openapi.Config, error) {
 // has its own read timeout, a millisecond apart, which gives it its own
 // http.Client, and serves one call at a time.
 type pool struct {
-	slots chan *kms.Client // nil: not created yet
+	slots chan *client // nil: not created yet
 	cfg   openapi.Config
 	made  atomic.Int32
 }
 
 func newPool(cfg *openapi.Config, size int) (*pool, error) {
-	p := &pool{slots: make(chan *kms.Client, size), cfg: *cfg}
+	p := &pool{slots: make(chan *client, size), cfg: *cfg}
 	first, err := p.create() // reports a bad configuration now
 	if err != nil {
 		return nil, err
@@ -366,14 +366,33 @@ func newPool(cfg *openapi.Config, size int) (*pool, error) {
 	return p, nil
 }
 
-func (p *pool) create() (*kms.Client, error) {
+func (p *pool) create() (*client, error) {
 	cfg := p.cfg
 	cfg.ReadTimeout = tea.Int(tea.IntValue(cfg.ReadTimeout) + int(p.made.Add(1)) - 1)
-	return kms.NewClient(&cfg)
+	c, err := kms.NewClient(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &client{
+		GetSecretValue:       c.GetSecretValueWithOptions,
+		ListSecretVersionIds: c.ListSecretVersionIdsWithOptions,
+		endpoint:             strings.ToLower(tea.StringValue(c.Protocol)) + "://" + tea.StringValue(c.Endpoint),
+	}, nil
+}
+
+// client is what shroud calls of a KMS client, as method values: the pool
+// does not hold *kms.Client, whose 190 exported methods the linker would
+// keep (sources/aws/clients.go says why).
+type client struct {
+	GetSecretValue       func(*kms.GetSecretValueRequest, *util.RuntimeOptions) (*kms.GetSecretValueResponse, error)
+	ListSecretVersionIds func(*kms.ListSecretVersionIdsRequest, *util.RuntimeOptions) (*kms.ListSecretVersionIdsResponse, error)
+	// endpoint is the URL the SDK made of the configuration: "://HOST"
+	// when it chooses the scheme.
+	endpoint string
 }
 
 // get waits for a free client.
-func (p *pool) get() (*kms.Client, error) {
+func (p *pool) get() (*client, error) {
 	c := <-p.slots
 	if c != nil {
 		return c, nil
@@ -386,7 +405,7 @@ func (p *pool) get() (*kms.Client, error) {
 	return c, nil
 }
 
-func (p *pool) put(c *kms.Client) { p.slots <- c }
+func (p *pool) put(c *client) { p.slots <- c }
 
 var _ sources.Planner = (*Source)(nil)
 

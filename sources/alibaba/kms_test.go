@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alibabacloud-go/tea/tea"
-
 	"github.com/shroud-dev/shroud/internal/kmsfake"
 	"github.com/shroud-dev/shroud/internal/must"
 	"github.com/shroud-dev/shroud/sources"
@@ -481,7 +479,7 @@ func TestRegionalEndpoints(t *testing.T) {
 		}
 		c, _ := p.get()
 		defer p.put(c)
-		return strings.ToLower(tea.StringValue(c.Protocol)) + "://" + tea.StringValue(c.Endpoint)
+		return c.endpoint
 	}
 	for _, tc := range []struct {
 		opts      Options

@@ -87,8 +87,9 @@ type Session struct {
 	mu     sync.Mutex
 	cfg    *awssdk.Config
 	region string // the default region, once known
-	ssm    map[string]*ssm.Client
-	sm     map[string]*secretsmanager.Client
+	// The clients by region (clients.go says why not *ssm.Client).
+	ssm map[string]*ssmAPI
+	sm  map[string]*smAPI
 	// noBatch marks regions where BatchGetSecretValue was denied: the
 	// credentials may read secrets one by one only.
 	noBatch map[string]bool
@@ -110,8 +111,8 @@ func New(opts Options) *Session {
 	}
 	return &Session{
 		opts:    opts,
-		ssm:     map[string]*ssm.Client{},
-		sm:      map[string]*secretsmanager.Client{},
+		ssm:     map[string]*ssmAPI{},
+		sm:      map[string]*smAPI{},
 		noBatch: map[string]bool{},
 	}
 }
@@ -165,6 +166,7 @@ func (s *Session) config(ctx context.Context) (awssdk.Config, error) {
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	cfg.HTTPClient = bodyRepair{cfg.HTTPClient} // after AWS_CA_BUNDLE, which needs the SDK's own type
 	// AWS_MAX_ATTEMPTS (or max_attempts in the profile) wins over
 	// Options.MaxAttempts; the clients must not wrap the retryer again.
 	maxAttempts := s.opts.MaxAttempts
@@ -381,7 +383,7 @@ func taskRegion(r io.Reader) (string, error) {
 	return parts[3], nil
 }
 
-func (s *Session) ssmClient(ctx context.Context, region string) (*ssm.Client, error) {
+func (s *Session) ssmClient(ctx context.Context, region string) (*ssmAPI, error) {
 	cfg, err := s.config(ctx)
 	if err != nil {
 		return nil, err
@@ -390,13 +392,13 @@ func (s *Session) ssmClient(ctx context.Context, region string) (*ssm.Client, er
 	defer s.mu.Unlock()
 	c, ok := s.ssm[region]
 	if !ok {
-		c = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.Region = region })
+		c = newSSMAPI(ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.Region = region }))
 		s.ssm[region] = c
 	}
 	return c, nil
 }
 
-func (s *Session) smClient(ctx context.Context, region string) (*secretsmanager.Client, error) {
+func (s *Session) smClient(ctx context.Context, region string) (*smAPI, error) {
 	cfg, err := s.config(ctx)
 	if err != nil {
 		return nil, err
@@ -405,7 +407,7 @@ func (s *Session) smClient(ctx context.Context, region string) (*secretsmanager.
 	defer s.mu.Unlock()
 	c, ok := s.sm[region]
 	if !ok {
-		c = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region = region })
+		c = newSMAPI(secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region = region }))
 		s.sm[region] = c
 	}
 	return c, nil

@@ -2,8 +2,11 @@ package aws_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -836,5 +839,29 @@ func TestGaveUpIsOneLine(t *testing.T) {
 			!strings.Contains(msg, "(after 3 attempts)") {
 			t.Errorf("%s: %q", ref, msg)
 		}
+	}
+}
+
+// TestCABundle: AWS_CA_BUNDLE is trusted, and nothing else is: an endpoint
+// whose certificate no trusted authority signed is refused.
+func TestCABundle(t *testing.T) {
+	f := newFake(t)
+	f.PutSecretString("us-east-1", "s", canary)
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+
+	t.Setenv("AWS_CA_BUNDLE", "")
+	if _, err := resolve(t, resolver(awssrc.Options{MaxAttempts: 1}), "sm:s"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an endpoint with an untrusted certificate: got %v, want a certificate error", err)
+	}
+	bundle := t.TempDir() + "/ca.pem"
+	writeFile(t, bundle, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	res := mustResolve(t, resolver(awssrc.Options{}), "sm:s")
+	if string(res[0].Value.Data) != canary {
+		t.Errorf("got %q", res[0].Value.Data)
 	}
 }

@@ -85,13 +85,13 @@ func (s *Session) ParameterKeys(ctx context.Context, region, name string, path b
 	if path {
 		filter = ssmtypes.ParameterStringFilter{Key: awssdk.String("Path"), Option: awssdk.String("Recursive"), Values: []string{name}}
 	}
-	pages := ssm.NewDescribeParametersPaginator(client, &ssm.DescribeParametersInput{ParameterFilters: []ssmtypes.ParameterStringFilter{filter}})
+	in := &ssm.DescribeParametersInput{ParameterFilters: []ssmtypes.ParameterStringFilter{filter}}
+	var page *ssm.DescribeParametersOutput
 	var keys []string
 	found := 0
-	for pages.HasMorePages() {
-		var page *ssm.DescribeParametersOutput
+	for more := true; more; more = morePages(&in.NextToken, page.NextToken) {
 		err := s.call(ctx, "DescribeParameters", func(ctx context.Context) (err error) {
-			page, err = pages.NextPage(ctx)
+			page, err = client.DescribeParameters(ctx, in)
 			return err
 		})
 		if err != nil {

@@ -133,7 +133,7 @@ func planReads(refs []sources.Ref, noBatch bool) (users map[smRead][]int, chunks
 // instead: all of them when the call failed in a way single reads may not
 // (throttled, denied, a server error), or those whose entry in Errors is
 // such a failure.
-func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.Client, region string, ids []string) (map[string]sources.Result, []string) {
+func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region string, ids []string) (map[string]sources.Result, []string) {
 	var (
 		values []smtypes.SecretValueEntry
 		errs   []smtypes.APIErrorType
@@ -264,7 +264,7 @@ func secretResult(str *string, bin []byte, version *string) sources.Result {
 	return sources.Result{Value: v}
 }
 
-func (src *SecretsManager) getSecretValue(ctx context.Context, client *secretsmanager.Client, region string, ref sources.Ref) sources.Result {
+func (src *SecretsManager) getSecretValue(ctx context.Context, client *smAPI, region string, ref sources.Ref) sources.Result {
 	in := &secretsmanager.GetSecretValueInput{SecretId: awssdk.String(ref.ID)}
 	if ref.Stage != "" {
 		in.VersionStage = awssdk.String(ref.Stage)

@@ -229,16 +229,16 @@ func (src *SSMPath) list(ctx context.Context, region, path string) (sources.Valu
 	prefix := strings.TrimSuffix(path, "/") + "/"
 	values := map[string]string{}
 	versions := map[string]int64{}
-	pages := ssm.NewGetParametersByPathPaginator(client, &ssm.GetParametersByPathInput{
+	in := &ssm.GetParametersByPathInput{
 		Path:           awssdk.String(path),
 		Recursive:      awssdk.Bool(true),
 		WithDecryption: awssdk.Bool(true),
 		MaxResults:     awssdk.Int32(ssmBatch),
-	})
-	for pages.HasMorePages() {
-		var page *ssm.GetParametersByPathOutput
+	}
+	var page *ssm.GetParametersByPathOutput
+	for more := true; more; more = morePages(&in.NextToken, page.NextToken) {
 		err := src.s.call(ctx, "GetParametersByPath", func(ctx context.Context) (err error) {
-			page, err = pages.NextPage(ctx)
+			page, err = client.GetParametersByPath(ctx, in)
 			return err
 		})
 		if err != nil {
