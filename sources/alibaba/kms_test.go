@@ -245,7 +245,7 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 	// Exhausted: the last error, with the attempt count.
 	cloud.ThrottleNext(DefaultMaxAttempts)
 	res = src.Fetch(context.Background(), parse(t, "kms:retry/x"))
-	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "Rejected.Throttling (HTTP 400): QPS Limit Exceeded") || !strings.Contains(res[0].Err.Error(), "(after 5 attempts)") {
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "Rejected.Throttling (HTTP 429): QPS Limit Exceeded") || !strings.Contains(res[0].Err.Error(), "(after 5 attempts)") {
 		t.Fatalf("err = %v", res[0].Err)
 	}
 	// Not retried: a client error.
