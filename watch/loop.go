@@ -332,5 +332,5 @@ func splay(max time.Duration) time.Duration {
 // retryWait is the wait before retry number failures: exponential with
 // full jitter, at most ceiling, and never less than a tenth of retryBase.
 func retryWait(failures int, ceiling time.Duration) time.Duration {
-	return retryBase/10 + backoff.FullJitter(failures+1, retryBase, ceiling)
+	return backoff.Scale(retryBase/10) + backoff.FullJitter(failures+1, retryBase, ceiling)
 }

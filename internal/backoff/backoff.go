@@ -5,21 +5,49 @@
 package backoff
 
 import (
+	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
 // FullJitter is the wait before retry number attempt (1 for the first): a
 // random time from 0 up to min(ceiling, base·2^(attempt-1)).
 func FullJitter(attempt int, base, ceiling time.Duration) time.Duration {
-	return time.Duration(rand.Int64N(int64(Ceiling(attempt, base, ceiling)) + 1))
+	return time.Duration(rand.Int64N(int64(Scale(Ceiling(attempt, base, ceiling))) + 1))
 }
 
-// Ceiling is the longest wait FullJitter may choose for attempt.
+// Ceiling is the longest wait FullJitter may choose for attempt, before
+// Scale.
 func Ceiling(attempt int, base, ceiling time.Duration) time.Duration {
 	d := base
 	for i := 1; i < attempt && d < ceiling; i++ {
 		d *= 2
 	}
 	return min(d, ceiling)
+}
+
+// compression divides every wait; its bits hold a float64, 0 meaning 1.
+var compression atomic.Uint64
+
+// Compress makes every wait of this schedule factor times shorter. shroud
+// never calls it: a simulation that compresses time (bench/fleet shortens
+// intervals and deadlines, and raises quotas, by factor) does, so that
+// retries keep their place among them.
+func Compress(factor float64) {
+	if factor <= 0 || factor == 1 {
+		compression.Store(0)
+		return
+	}
+	compression.Store(math.Float64bits(factor))
+}
+
+// Scale is d as this schedule waits it: d itself, unless Compress said
+// otherwise.
+func Scale(d time.Duration) time.Duration {
+	bits := compression.Load()
+	if bits == 0 {
+		return d
+	}
+	return time.Duration(float64(d) / math.Float64frombits(bits))
 }
