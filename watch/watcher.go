@@ -15,6 +15,7 @@ import (
 
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/internal/backoff"
 	"github.com/shroud-dev/shroud/internal/timer"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -289,7 +290,7 @@ func (p *poller) run(ctx context.Context) {
 // after a failure a backoff with full jitter, shorter than the interval.
 func (p *poller) wait(failed bool) time.Duration {
 	if failed {
-		ceiling := retryMax
+		ceiling := backoff.Scale(retryMax)
 		if p.interval > 0 {
 			ceiling = min(ceiling, p.interval)
 		}

@@ -14,11 +14,10 @@ import (
 // FullJitter is the wait before retry number attempt (1 for the first): a
 // random time from 0 up to min(ceiling, base·2^(attempt-1)).
 func FullJitter(attempt int, base, ceiling time.Duration) time.Duration {
-	return time.Duration(rand.Int64N(int64(Scale(Ceiling(attempt, base, ceiling))) + 1))
+	return time.Duration(rand.Int64N(int64(Ceiling(attempt, base, ceiling)) + 1))
 }
 
-// Ceiling is the longest wait FullJitter may choose for attempt, before
-// Scale.
+// Ceiling is the longest wait FullJitter may choose for attempt.
 func Ceiling(attempt int, base, ceiling time.Duration) time.Duration {
 	d := base
 	for i := 1; i < attempt && d < ceiling; i++ {
@@ -30,10 +29,12 @@ func Ceiling(attempt int, base, ceiling time.Duration) time.Duration {
 // compression divides every wait; its bits hold a float64, 0 meaning 1.
 var compression atomic.Uint64
 
-// Compress makes every wait of this schedule factor times shorter. shroud
-// never calls it: a simulation that compresses time (bench/fleet shortens
-// intervals and deadlines, and raises quotas, by factor) does, so that
-// retries keep their place among them.
+// Compress makes the constant times of retry schedules (bases and
+// ceilings written in code, which callers pass through Scale) factor times
+// shorter. shroud never calls it: a simulation that compresses time
+// (bench/fleet configures intervals and deadlines factor times shorter,
+// and quotas factor times higher) does, so that retries keep their place
+// among them. Configured durations are never scaled again.
 func Compress(factor float64) {
 	if factor <= 0 || factor == 1 {
 		compression.Store(0)
@@ -42,8 +43,8 @@ func Compress(factor float64) {
 	compression.Store(math.Float64bits(factor))
 }
 
-// Scale is d as this schedule waits it: d itself, unless Compress said
-// otherwise.
+// Scale is the constant d as retry schedules wait it: d itself, unless
+// Compress said otherwise.
 func Scale(d time.Duration) time.Duration {
 	bits := compression.Load()
 	if bits == 0 {

@@ -59,7 +59,7 @@ func TestCompress(t *testing.T) {
 	Compress(10)
 	defer Compress(1)
 	for range 100 {
-		if d := FullJitter(3, time.Second, time.Minute); d > 400*time.Millisecond {
+		if d := FullJitter(3, Scale(time.Second), Scale(time.Minute)); d > 400*time.Millisecond {
 			t.Fatalf("compressed wait %v, want at most 4s/10", d)
 		}
 	}

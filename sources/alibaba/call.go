@@ -103,7 +103,7 @@ func deadlineError(ctx context.Context, s *Source, attempts int) error {
 // 100ms·2^attempt, at most 5s, so that a fleet of wrappers throttled together
 // does not retry together.
 func fullJitter(attempt int) time.Duration {
-	return backoff.FullJitter(attempt+1, 100*time.Millisecond, 5*time.Second)
+	return backoff.FullJitter(attempt+1, backoff.Scale(100*time.Millisecond), backoff.Scale(5*time.Second))
 }
 
 // retryable reports whether another attempt may succeed.

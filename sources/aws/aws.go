@@ -265,7 +265,7 @@ func (j fullJitter) BackoffDelay(attempt int, err error) (time.Duration, error) 
 		base = time.Second
 	}
 	// attempt is 1 for the first retry; 0 under AWS_NEW_RETRIES_2026.
-	return backoff.FullJitter(max(attempt, 1), base, j.max), nil
+	return backoff.FullJitter(max(attempt, 1), backoff.Scale(base), backoff.Scale(j.max)), nil
 }
 
 type attemptsKey struct{}
