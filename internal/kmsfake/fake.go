@@ -67,6 +67,7 @@ type Server struct {
 	keys       map[string]*accessKey         // AccessKey ID -> key
 	nonces     map[string]bool
 	calls      map[string]int
+	log        []Call
 	denied     map[string]bool    // region+"/"+name, or "action:"+Action
 	throttle   int                // next KMS calls answered Rejected.Throttling
 	quotas     map[string]*Quota  // action -> the quota it counts against
@@ -360,6 +361,22 @@ func (s *Server) withinQuota(action, region, account string) bool {
 type bucket struct {
 	tokens float64
 	last   time.Time
+}
+
+// Call is one signed KMS call as the call log keeps it: its action, the
+// region of the endpoint it reached, when it came, and the error code of
+// an injected fault or a quota (Rejected.Throttling), if any.
+type Call struct {
+	Action, Region string
+	At             time.Time
+	Code           string
+}
+
+// CallLog returns every signed KMS call, in the order they came.
+func (s *Server) CallLog() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
 }
 
 // Throttled counts the calls of a KMS action answered Rejected.Throttling

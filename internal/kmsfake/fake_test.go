@@ -145,3 +145,22 @@ func getSecret(t *testing.T, url, ak, sk, name string) (int, string) {
 	t.Fatal(err)
 	return 0, ""
 }
+
+// TestCallLog: every signed call is logged with its action, region and
+// the code of a throttled answer.
+func TestCallLog(t *testing.T) {
+	s, err := New("cn-hangzhou")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Put("cn-hangzhou", "x", []byte("v"))
+	s.AddAccessKey("ak", "sk")
+	getSecret(t, s.URL(), "ak", "sk", "x")
+	s.ThrottleNext(1)
+	getSecret(t, s.URL(), "ak", "sk", "x")
+	log := s.CallLog()
+	if len(log) != 2 || log[0].Action != "GetSecretValue" || log[0].Region != "cn-hangzhou" || log[0].Code != "" || log[1].Code != "Rejected.Throttling" {
+		t.Errorf("call log = %+v", log)
+	}
+}

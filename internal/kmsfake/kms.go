@@ -91,6 +91,11 @@ func (s *Server) kms(w http.ResponseWriter, r *http.Request, region string) {
 	case s.denied["action:"+action]:
 		fault = &apiError{http.StatusForbidden, "Forbidden.NoPermission", "This operation for this resource is forbidden by permission system."}
 	}
+	call := Call{Action: action, Region: region, At: time.Now()}
+	if fault != nil {
+		call.Code = fault.code
+	}
+	s.log = append(s.log, call)
 	s.mu.Unlock()
 	if latency > 0 {
 		time.Sleep(latency)
