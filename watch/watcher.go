@@ -260,7 +260,11 @@ func (w *watcher) rewatch() (added bool) {
 }
 
 // run checks the backend every interval (with jitter), or sooner after a
-// failure (backoff with full jitter), and whenever it is kicked.
+// failure (backoff with full jitter), and whenever it is kicked. The first
+// check comes at a random point of the first interval (splay): a fleet
+// started together, as a deploy starts it, then polls spread over the
+// interval at once, where jitter alone spreads a wave by only its square
+// root of intervals times the jitter, and takes hours.
 func (p *poller) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -270,7 +274,10 @@ func (p *poller) run(ctx context.Context) {
 			timer.Reset(p.wait(failed))
 		}
 	}
-	arm(false)
+	timer.Stop()
+	if p.interval > 0 {
+		timer.Reset(time.Duration(rand.Int64N(int64(p.interval))) + 1)
+	}
 	for {
 		select {
 		case <-ctx.Done():
