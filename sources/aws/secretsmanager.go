@@ -290,58 +290,107 @@ func describeSecretRef(ref sources.Ref) string {
 	return what
 }
 
-// Versions implements sources.Versioner with DescribeSecret, which reads
-// no value and has a higher quota: the version id that carries each
-// reference's staging label. A pinned reference needs no call.
+// Versions implements sources.Versioner with the fewest calls. In a region
+// with two or more secrets read at AWSCURRENT, they are polled as they are
+// fetched: BatchGetSecretValue, one call for up to 20 secrets (the values
+// come along and are dropped). A lone secret, and a reference with a
+// staging label, is polled with DescribeSecret, which reads no value and
+// has the higher quota. A pinned reference needs no call. docs/aws.md has
+// the figures behind the choice.
 func (src *SecretsManager) Versions(ctx context.Context, refs []sources.Ref) []sources.Result {
 	ctx, cancel := src.s.withDeadline(ctx)
 	defer cancel()
 	out := make([]sources.Result, len(refs))
 	groups := src.s.plan(ctx, refs, out)
 	parallel(len(groups), len(groups), func(gi int) {
-		g := groups[gi]
-		client, err := src.s.smClient(ctx, g.region)
-		users := map[string][]int{} // secret id -> positions in g.refs
-		var ids []string
-		for j, ref := range g.refs {
-			switch {
-			case err != nil:
-				out[g.idx[j]] = sources.Result{Err: err}
-			case ref.VersionID != "":
-				out[g.idx[j]] = sources.Result{Value: sources.Value{Version: ref.VersionID}}
-			default:
-				if _, ok := users[ref.ID]; !ok {
-					ids = append(ids, ref.ID)
+		batched, described := src.pollPlan(groups[gi])
+		var wg sync.WaitGroup
+		if batched != nil {
+			wg.Go(func() {
+				src.fetchRegion(ctx, batched, out)
+				for _, i := range batched.idx {
+					out[i].Value.Data = nil
 				}
-				users[ref.ID] = append(users[ref.ID], j)
-			}
-			out[g.idx[j]].Value.Region = g.region
-		}
-		parallel(src.s.opts.Parallel, len(ids), func(k int) {
-			id := ids[k]
-			var resp *secretsmanager.DescribeSecretOutput
-			err := src.s.call(ctx, "DescribeSecret", func(ctx context.Context) (err error) {
-				resp, err = client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(id)})
-				return err
 			})
-			for _, j := range users[id] {
-				ref := g.refs[j]
-				res := sources.Result{Value: sources.Value{Region: g.region}}
-				switch {
-				case err != nil:
-					var ce *CallError
-					if errors.As(err, &ce) && ce.Code == codeResourceNotFound {
-						err = notFound(ce.Op, ce.Code, "secret "+ref.ID, g.region, ref.Region == "")
-					}
-					res.Err = err
-				default:
-					res.Value.Version, res.Err = stageVersion(resp.VersionIdsToStages, ref)
-				}
-				out[g.idx[j]] = res
-			}
-		})
+		}
+		src.describe(ctx, described, out)
+		wg.Wait()
 	})
 	return out
+}
+
+// pollPlan splits a region's references into those polled with a batch
+// (nil when fewer than two distinct secrets, or batches are denied) and
+// those polled with DescribeSecret.
+func (src *SecretsManager) pollPlan(g *group) (batched, described *group) {
+	src.s.mu.Lock()
+	noBatch := src.s.noBatch[g.region]
+	src.s.mu.Unlock()
+	batched, described = &group{region: g.region}, &group{region: g.region}
+	ids := map[string]bool{}
+	for j, ref := range g.refs {
+		to := described
+		if !noBatch && ref.VersionID == "" && (ref.Stage == "" || ref.Stage == currentStage) {
+			to = batched
+			ids[ref.ID] = true
+		}
+		to.refs = append(to.refs, ref)
+		to.idx = append(to.idx, g.idx[j])
+	}
+	if len(ids) < 2 {
+		described.refs = append(described.refs, batched.refs...)
+		described.idx = append(described.idx, batched.idx...)
+		return nil, described
+	}
+	return batched, described
+}
+
+// describe polls a region's references with DescribeSecret, one call per
+// secret; a pinned reference needs none.
+func (src *SecretsManager) describe(ctx context.Context, g *group, out []sources.Result) {
+	if len(g.refs) == 0 {
+		return
+	}
+	client, err := src.s.smClient(ctx, g.region)
+	users := map[string][]int{} // secret id -> positions in g.refs
+	var ids []string
+	for j, ref := range g.refs {
+		switch {
+		case err != nil:
+			out[g.idx[j]] = sources.Result{Err: err}
+		case ref.VersionID != "":
+			out[g.idx[j]] = sources.Result{Value: sources.Value{Version: ref.VersionID}}
+		default:
+			if _, ok := users[ref.ID]; !ok {
+				ids = append(ids, ref.ID)
+			}
+			users[ref.ID] = append(users[ref.ID], j)
+		}
+		out[g.idx[j]].Value.Region = g.region
+	}
+	parallel(src.s.opts.Parallel, len(ids), func(k int) {
+		id := ids[k]
+		var resp *secretsmanager.DescribeSecretOutput
+		err := src.s.call(ctx, "DescribeSecret", func(ctx context.Context) (err error) {
+			resp, err = client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(id)})
+			return err
+		})
+		for _, j := range users[id] {
+			ref := g.refs[j]
+			res := sources.Result{Value: sources.Value{Region: g.region}}
+			switch {
+			case err != nil:
+				var ce *CallError
+				if errors.As(err, &ce) && ce.Code == codeResourceNotFound {
+					err = notFound(ce.Op, ce.Code, "secret "+ref.ID, g.region, ref.Region == "")
+				}
+				res.Err = err
+			default:
+				res.Value.Version, res.Err = stageVersion(resp.VersionIdsToStages, ref)
+			}
+			out[g.idx[j]] = res
+		}
+	})
 }
 
 // stageVersion finds the version id that carries the reference's staging
