@@ -86,7 +86,7 @@ func newSource(opts Options) *Source {
 		opts.Endpoints = map[string]string{away: cloud.RegionURL(away)}
 	}
 	s := New(opts)
-	s.backoff = func(int) time.Duration { return 0 }
+	s.backoff = func(int, bool) time.Duration { return 0 }
 	return s
 }
 
@@ -229,7 +229,7 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 	cloud.Put(home, "retry/x", []byte("v"))
 	src := newSource(Options{})
 	var waits []int
-	src.backoff = func(attempt int) time.Duration { waits = append(waits, attempt); return 0 }
+	src.backoff = func(attempt int, _ bool) time.Duration { waits = append(waits, attempt); return 0 }
 
 	before := cloud.Calls("GetSecretValue")
 	cloud.ThrottleNext(2)
@@ -242,11 +242,27 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 		t.Fatalf("%d calls, backoffs %v; want 4 calls after backoffs 1, 2, 3", n, waits)
 	}
 
-	// Exhausted: the last error, with the attempt count.
-	cloud.ThrottleNext(DefaultMaxAttempts)
+	// Throttling is retried past MaxAttempts: the quota is waited for.
+	before = cloud.Calls("GetSecretValue")
+	cloud.ThrottleNext(DefaultMaxAttempts + 2)
 	res = src.Fetch(context.Background(), parse(t, "kms:retry/x"))
-	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "Rejected.Throttling (HTTP 429): QPS Limit Exceeded") || !strings.Contains(res[0].Err.Error(), "(after 5 attempts)") {
+	if res[0].Err != nil || cloud.Calls("GetSecretValue")-before != DefaultMaxAttempts+3 {
+		t.Fatalf("throttled %d times: %v after %d calls, want the value after %d", DefaultMaxAttempts+2, res[0].Err, cloud.Calls("GetSecretValue")-before, DefaultMaxAttempts+3)
+	}
+	// 5xx answers are not: the last error, with the attempt count.
+	cloud.FailNext(500, 500, 500, 500, 500)
+	res = src.Fetch(context.Background(), parse(t, "kms:retry/x"))
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "InternalFailure (HTTP 500)") || !strings.Contains(res[0].Err.Error(), "(after 5 attempts)") {
 		t.Fatalf("err = %v", res[0].Err)
+	}
+	// Throttled until the deadline: the deadline's error.
+	cloud.ThrottleNext(1 << 20)
+	short := newSource(Options{Timeout: 300 * time.Millisecond})
+	short.backoff = func(int, bool) time.Duration { return 10 * time.Millisecond }
+	res = short.Fetch(context.Background(), parse(t, "kms:retry/x"))
+	cloud.ThrottleNext(0)
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "Rejected.Throttling") || !strings.Contains(res[0].Err.Error(), "deadline") {
+		t.Fatalf("throttled until the deadline: err = %v", res[0].Err)
 	}
 	// Not retried: a client error.
 	before = cloud.Calls("GetSecretValue")
@@ -258,10 +274,16 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 
 func TestFullJitter(t *testing.T) {
 	for attempt := 1; attempt <= 12; attempt++ {
-		ceiling := min(100*time.Millisecond<<attempt, 5*time.Second)
-		for range 50 {
-			if d := fullJitter(attempt); d < 0 || d > ceiling {
-				t.Fatalf("fullJitter(%d) = %v, want within [0, %v]", attempt, d, ceiling)
+		for _, throttled := range []bool{false, true} {
+			base := 100 * time.Millisecond
+			if throttled {
+				base = time.Second
+			}
+			ceiling := min(base<<attempt, 5*time.Second)
+			for range 50 {
+				if d := fullJitter(attempt, throttled); d < 0 || d > ceiling {
+					t.Fatalf("fullJitter(%d, %v) = %v, want within [0, %v]", attempt, throttled, d, ceiling)
+				}
 			}
 		}
 	}
