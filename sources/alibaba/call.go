@@ -48,8 +48,8 @@ func (e *APIError) Error() string {
 // call runs one API call with a client of the pool, with retries:
 // throttling is retried until the context's deadline, however many
 // attempts that takes (a fleet starting at once must wait its turn in the
-// quota, not fail), from a one-second base; 5xx answers and network errors
-// until MaxAttempts, from 100 ms. Waits are exponential with full jitter.
+// quota, not fail); 5xx answers and network errors until MaxAttempts.
+// Waits are exponential with full jitter (fullJitter).
 // The SDK takes no context, so a call runs in its own goroutine and is
 // abandoned, bounded by CallTimeout, when the deadline passes first; the
 // client returns to the pool when its call is done.
@@ -112,14 +112,14 @@ func deadlineError(ctx context.Context, s *Source, attempts int) error {
 
 // fullJitter is exponential backoff with full jitter, so that a fleet of
 // wrappers throttled together does not retry together: a random wait up to
-// base·2^attempt, at most 5s; the base is 1s after throttling, as AWS's
-// guidance has it, else 100ms.
+// base·2^attempt, from 1s up to 20s after throttling (a wrapper waiting its
+// turn in a saturated quota asks less often), else from 100ms up to 5s.
 func fullJitter(attempt int, throttled bool) time.Duration {
-	base := 100 * time.Millisecond
+	base, ceiling := 100*time.Millisecond, 5*time.Second
 	if throttled {
-		base = time.Second
+		base, ceiling = time.Second, 20*time.Second
 	}
-	return backoff.FullJitter(attempt+1, backoff.Scale(base), backoff.Scale(5*time.Second))
+	return backoff.FullJitter(attempt+1, backoff.Scale(base), backoff.Scale(ceiling))
 }
 
 // isThrottling reports whether KMS refused the call over a QPS quota

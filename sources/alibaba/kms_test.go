@@ -275,11 +275,11 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 func TestFullJitter(t *testing.T) {
 	for attempt := 1; attempt <= 12; attempt++ {
 		for _, throttled := range []bool{false, true} {
-			base := 100 * time.Millisecond
+			base, most := 100*time.Millisecond, 5*time.Second
 			if throttled {
-				base = time.Second
+				base, most = time.Second, 20*time.Second
 			}
-			ceiling := min(base<<attempt, 5*time.Second)
+			ceiling := min(base<<attempt, most)
 			for range 50 {
 				if d := fullJitter(attempt, throttled); d < 0 || d > ceiling {
 					t.Fatalf("fullJitter(%d, %v) = %v, want within [0, %v]", attempt, throttled, d, ceiling)
