@@ -786,3 +786,27 @@ func TestVersionsBatched(t *testing.T) {
 		t.Errorf("denied batches: calls = %v, want 21 DescribeSecret", c)
 	}
 }
+
+// TestBatchOutageProbesOnce: when the batch fails on the service's side
+// and so does one single read, the other secrets are not read one by one:
+// an outage costs a wrapper one read's retries, not every secret's.
+func TestBatchOutageProbesOnce(t *testing.T) {
+	f := newFake(t)
+	var refs []string
+	for i := range 6 {
+		name := fmt.Sprintf("down/s%d", i)
+		f.PutSecretString("us-east-1", name, canary)
+		refs = append(refs, "sm:"+name)
+	}
+	f.SetFaults("", awsfake.Faults{ServerErrFraction: 1})
+	_, err := resolve(t, resolver(awssrc.Options{MaxAttempts: 3}), refs...)
+	msgs := errorsOf(t, err)
+	for _, ref := range refs {
+		if !strings.Contains(msgs[ref], "InternalServiceError") {
+			t.Errorf("%s: %q, want the service's error", ref, msgs[ref])
+		}
+	}
+	if c := f.Counts(); c["secretsmanager.BatchGetSecretValue"] != 1 || c["secretsmanager.GetSecretValue"] != 3 {
+		t.Errorf("calls = %v, want 1 batch and one single read's 3 attempts", c)
+	}
+}

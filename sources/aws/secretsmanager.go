@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -76,9 +77,24 @@ func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sour
 	}
 	for _, ids := range chunks {
 		wg.Go(func() {
-			results, fallback := src.batchGet(ctx, client, g.region, ids)
+			results, fallback, probe := src.batchGet(ctx, client, g.region, ids)
 			for id, res := range results {
 				set(smRead{id: id}, res)
+			}
+			if probe && len(fallback) > 1 {
+				// The batch failed on the service's side (a 5xx, no
+				// answer): one read alone tells whether the service
+				// answers before the others try, so an outage costs a
+				// wrapper one read's retries, not every secret's.
+				first := src.getSecretValue(ctx, client, g.region, g.refs[users[smRead{id: fallback[0]}][0]])
+				set(smRead{id: fallback[0]}, first)
+				if first.Err != nil && !perSecret(first.Err) {
+					for _, id := range fallback[1:] {
+						set(smRead{id: id}, sources.Result{Err: first.Err})
+					}
+					return
+				}
+				fallback = fallback[1:]
 			}
 			for _, id := range fallback {
 				single(smRead{id: id})
@@ -131,8 +147,9 @@ func planReads(refs []sources.Ref, noBatch bool) (users map[smRead][]int, chunks
 // returns a result for each id it settled and the ids to read one by one
 // instead: all of them when the call failed in a way single reads may not
 // (throttled, denied, a server error), or those whose entry in Errors is
-// such a failure.
-func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.Client, region string, ids []string) (map[string]sources.Result, []string) {
+// such a failure. probe says the call failed on the service's side, where
+// single reads may well fail too.
+func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.Client, region string, ids []string) (results map[string]sources.Result, fallback []string, probe bool) {
 	var (
 		values []smtypes.SecretValueEntry
 		errs   []smtypes.APIErrorType
@@ -157,9 +174,10 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 				for _, id := range ids {
 					results[id] = sources.Result{Err: err}
 				}
-				return results, nil
+				return results, nil, false
 			}
-			return nil, ids
+			_, throttled := retry.DefaultThrottleErrorCodes[ce.Code]
+			return nil, ids, !throttled && ce.Code != "AccessDeniedException"
 		}
 		values = append(values, resp.SecretValues...)
 		errs = append(errs, resp.Errors...)
@@ -169,11 +187,11 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 		}
 	}
 
+	results = map[string]sources.Result{}
 	wanted := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		wanted[id] = true
 	}
-	results := map[string]sources.Result{}
 	for _, v := range values {
 		arn, name := awssdk.ToString(v.ARN), awssdk.ToString(v.Name)
 		for _, key := range []string{arn, name, partialARN(arn)} {
@@ -182,7 +200,6 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 			}
 		}
 	}
-	var fallback []string
 	for _, e := range errs {
 		id := awssdk.ToString(e.SecretId)
 		if !wanted[id] {
@@ -205,7 +222,21 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 			results[id] = sources.Result{Err: ce}
 		}
 	}
-	return results, fallback
+	return results, fallback, false
+}
+
+// perSecret reports whether err is about one secret (not found, denied,
+// undecryptable), not about the service.
+func perSecret(err error) bool {
+	var ce *CallError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	switch ce.Code {
+	case codeResourceNotFound, "AccessDeniedException", "DecryptionFailure", "InvalidRequestException", "InvalidParameterException":
+		return true
+	}
+	return false
 }
 
 // fallsBack reports whether single GetSecretValue calls may succeed where a
