@@ -60,32 +60,36 @@ func main() {
 // interval, so its polls are spread as a long-running fleet's are.
 func scenarios() []scenario {
 	const iv = 5 * time.Minute
-	min := func(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+	minutes := func(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
 	aws := func(name, quotas string, ssm []awsfakeQuota) scenario {
 		return scenario{name: name, quotas: quotas, backend: "aws", aws: append(append([]awsfakeQuota(nil), smCombined...), ssm...),
-			startWindow: iv, timeout: 30 * time.Second, window: [2]time.Duration{iv, min(8.5)}, end: min(8.5)}
+			startWindow: iv, timeout: 30 * time.Second, window: [2]time.Duration{iv, minutes(8.5)}, end: minutes(8.5)}
 	}
 	steady := aws("steady state", "SM, SSM standard", ssmStandard)
 
 	deploy := aws("rolling deploy", "SM, SSM standard", ssmStandard)
-	deploy.startWindow, deploy.window, deploy.end = time.Minute, [2]time.Duration{2 * time.Minute, min(7.5)}, min(7.5)
+	deploy.startWindow, deploy.window, deploy.end = time.Minute, [2]time.Duration{2 * time.Minute, minutes(7.5)}, minutes(7.5)
 	deployHigh := deploy
 	deployHigh.quotas, deployHigh.aws = "SM, SSM higher throughput", append(append([]awsfakeQuota(nil), smCombined...), ssmHigher...)
+	deployLong := deploy
+	deployLong.name, deployLong.timeout = "rolling deploy, [aws] timeout 2m", 2*time.Minute
 
 	rotation := aws("rotation of a secret all use", "SM, SSM standard", ssmStandard)
 	rotation.rotate, rotation.rotateKey = iv, "S00"
-	rotation.end, rotation.window[1] = min(10.5), min(10.5)
+	rotation.end, rotation.window[1] = minutes(10.5), minutes(10.5)
 
+	// The outage begins once every wrapper runs: one starting in it would
+	// fail to start, as it should.
 	outage := aws("5 min outage, a rotation in it", "SM, SSM standard", ssmStandard)
-	outage.outage = [2]time.Duration{iv, 2 * iv}
-	outage.rotate, outage.rotateKey = iv, "S01"
-	outage.end, outage.window[1] = min(12), min(12)
+	outage.outage = [2]time.Duration{minutes(5.5), minutes(10.5)}
+	outage.rotate, outage.rotateKey = minutes(5.5), "S01"
+	outage.window, outage.end = [2]time.Duration{minutes(5.5), minutes(13)}, minutes(13)
 
 	kms := func(quotas string, q []kmsfakeQuota) scenario {
 		return scenario{name: "KMS steady state, a rotation", quotas: quotas, backend: "kms", kms: q,
-			startWindow: iv, timeout: 30 * time.Second, window: [2]time.Duration{iv, min(10.5)}, end: min(10.5),
+			startWindow: iv, timeout: 30 * time.Second, window: [2]time.Duration{iv, minutes(10.5)}, end: minutes(10.5),
 			rotate: iv, rotateKey: "K00"}
 	}
-	return []scenario{steady, deploy, deployHigh, rotation, outage,
+	return []scenario{steady, deploy, deployLong, deployHigh, rotation, outage,
 		kms("KMS shared gateway", kmsGateway), kms("KMS instance", kmsInstance)}
 }
