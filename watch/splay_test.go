@@ -17,9 +17,9 @@ import (
 )
 
 // TestFirstPollSplayed: loops started together make their first checks
-// spread over the first interval, not together one interval later: a
-// fleet deployed at once would otherwise poll in a wave, every interval,
-// for hours.
+// spread from half an interval to one and a half, not together one
+// interval later: a fleet deployed at once would otherwise poll in a wave,
+// every interval, for hours.
 func TestFirstPollSplayed(t *testing.T) {
 	fake := awsfake.New()
 	t.Cleanup(fake.Close)
@@ -56,9 +56,12 @@ func TestFirstPollSplayed(t *testing.T) {
 	for _, in := range inputs {
 		wg.Go(func() { Watch(ctx, in) })
 	}
-	time.Sleep(interval / 2)
-	early := fake.Count("secretsmanager.DescribeSecret", "")
-	if early < 2 || early == loops {
-		t.Errorf("%d of %d loops polled in the first half of the first interval; want their first polls spread over it", early, loops)
+	time.Sleep(interval * 2 / 5)
+	if n := fake.Count("secretsmanager.DescribeSecret", ""); n != 0 {
+		t.Errorf("%d of %d loops polled before half an interval", n, loops)
+	}
+	time.Sleep(interval * 3 / 5) // one interval since the start
+	if n := fake.Count("secretsmanager.DescribeSecret", ""); n < 2 || n == loops {
+		t.Errorf("%d of %d loops polled within one interval; want their first polls spread from half an interval to one and a half", n, loops)
 	}
 }

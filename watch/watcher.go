@@ -261,10 +261,11 @@ func (w *watcher) rewatch() (added bool) {
 
 // run checks the backend every interval (with jitter), or sooner after a
 // failure (backoff with full jitter), and whenever it is kicked. The first
-// check comes at a random point of the first interval (splay): a fleet
-// started together, as a deploy starts it, then polls spread over the
-// interval at once, where jitter alone spreads a wave by only its square
-// root of intervals times the jitter, and takes hours.
+// check comes after a random half to one and a half intervals (splay): a
+// fleet started together, as a deploy starts it, then polls spread over a
+// whole interval at once, where jitter alone widens the wave by only
+// jitter·√n intervals after n of them, and takes hours; and no poll adds
+// to the deploy's own calls in its first half interval.
 func (p *poller) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -276,7 +277,7 @@ func (p *poller) run(ctx context.Context) {
 	}
 	timer.Stop()
 	if p.interval > 0 {
-		timer.Reset(time.Duration(rand.Int64N(int64(p.interval))) + 1)
+		timer.Reset(p.interval/2 + time.Duration(rand.Int64N(int64(p.interval)+1)))
 	}
 	for {
 		select {

@@ -12,7 +12,7 @@
 // each simulated rate stands for rate·K/C in the real fleet, against the
 // same quota.
 //
-//	go run ./bench/fleet [-fleet 10000] [-k 20] [-c 8] [-run REGEXP]
+//	go run ./bench/fleet [-fleet 10000] [-k 100] [-c 8] [-run REGEXP]
 package main
 
 import (
@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime/pprof"
 	"time"
 
 	"github.com/shroud-dev/shroud/bench/internal/benchutil"
@@ -29,11 +30,18 @@ import (
 func main() {
 	p := Params{Secrets: 20, Interval: 5 * time.Minute, Jitter: 0.1}
 	flag.IntVar(&p.Fleet, "fleet", 10000, "wrappers of the real fleet")
-	flag.Float64Var(&p.K, "k", 20, "divide the fleet and every quota by `k`")
+	flag.Float64Var(&p.K, "k", 100, "divide the fleet and every quota by `k`")
 	flag.Float64Var(&p.C, "c", 8, "compress time `c` times")
 	run := flag.String("run", "", "only the scenarios whose name matches `regexp`")
 	verbose := flag.Bool("v", false, "print the first failure of each scenario")
+	profile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		benchutil.Check(err)
+		benchutil.Check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	only, err := regexp.Compile(*run)
 	benchutil.Check(err)
 
