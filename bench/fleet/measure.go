@@ -34,8 +34,10 @@ type result struct {
 	rotP50, rotP99 time.Duration
 	rotMissed      int
 	rotated        bool
-	perSecret      float64
-	firstErr       string
+	// perSecret counts every call in the window, perSecretOK those not
+	// throttled.
+	perSecret, perSecretOK float64
+	firstErr               string
 }
 
 type rate struct {
@@ -65,7 +67,7 @@ func measure(s scenario, p Params, w *world, wrappers []*wrapper, t0, end time.T
 	}
 	from, to := t0.Add(p.Sim(s.window[0])), t0.Add(p.Sim(s.window[1]))
 	r.rates = rates(recs, w, p, from, to)
-	var inWindow int
+	var inWindow, inWindowOK int
 	for _, c := range recs {
 		r.calls++
 		if c.throttled {
@@ -73,10 +75,13 @@ func measure(s scenario, p Params, w *world, wrappers []*wrapper, t0, end time.T
 		}
 		if !c.at.Before(from) && c.at.Before(to) {
 			inWindow++
+			if !c.throttled {
+				inWindowOK++
+			}
 		}
 	}
-	intervals := float64(to.Sub(from)) / float64(p.Sim(p.Interval))
-	r.perSecret = float64(inWindow) / (float64(len(wrappers)*len(w.keys)) * intervals)
+	secretIntervals := float64(len(wrappers)*len(w.keys)) * float64(to.Sub(from)) / float64(p.Sim(p.Interval))
+	r.perSecret, r.perSecretOK = float64(inWindow)/secretIntervals, float64(inWindowOK)/secretIntervals
 
 	var first, last time.Time
 	var lat []time.Duration
@@ -217,8 +222,8 @@ func (r *result) row() string {
 	if r.s.startWindow <= 2*time.Minute {
 		name += fmt.Sprintf("; all started by %s", dur(r.absorbed))
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %.3f |", name, r.s.quotas, strings.Join(rates, "; "),
-		thr, failText, stale, rot, r.perSecret)
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %.3f (%.3f answered) |", name, r.s.quotas, strings.Join(rates, "; "),
+		thr, failText, stale, rot, r.perSecret, r.perSecretOK)
 }
 
 func num(v float64) string {

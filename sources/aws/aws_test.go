@@ -810,3 +810,31 @@ func TestBatchOutageProbesOnce(t *testing.T) {
 		t.Errorf("calls = %v, want 1 batch and one single read's 3 attempts", c)
 	}
 }
+
+// TestPollBatchWaitsItsTurn: a throttled poll batch is retried, not
+// fanned out to a single read per secret as a start-up's is.
+func TestPollBatchWaitsItsTurn(t *testing.T) {
+	f := newFake(t)
+	var refs []string
+	for i := range 5 {
+		name := fmt.Sprintf("turn/s%d", i)
+		f.PutSecretString("us-east-1", name, canary)
+		refs = append(refs, "sm:"+name)
+	}
+	// Every second batch is throttled: the first poll passes, the
+	// second's first attempt is throttled.
+	f.SetFaults("secretsmanager.BatchGetSecretValue", awsfake.Faults{ThrottleFraction: 0.5})
+	sm := awssrc.New(awssrc.Options{}).SecretsManager()
+	sm.Versions(context.Background(), parse(t, refs...))
+	before := f.Counts()
+	res := sm.Versions(context.Background(), parse(t, refs...))
+	for i := range refs {
+		if res[i].Err != nil || res[i].Value.Version == "" {
+			t.Errorf("%s: %+v", refs[i], res[i])
+		}
+	}
+	c := f.Counts()
+	if n := c["secretsmanager.BatchGetSecretValue"] - before["secretsmanager.BatchGetSecretValue"]; n != 2 || c["secretsmanager.GetSecretValue"] != 0 {
+		t.Errorf("%d batches, %d single reads; want the throttled batch tried again, and no single read", n, c["secretsmanager.GetSecretValue"])
+	}
+}

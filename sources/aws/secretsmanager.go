@@ -39,12 +39,14 @@ func (src *SecretsManager) Fetch(ctx context.Context, refs []sources.Ref) []sour
 	defer cancel()
 	out := make([]sources.Result, len(refs))
 	groups := src.s.plan(ctx, refs, out)
-	parallel(len(groups), len(groups), func(i int) { src.fetchRegion(ctx, groups[i], out) })
+	parallel(len(groups), len(groups), func(i int) { src.fetchRegion(ctx, groups[i], out, false) })
 	return out
 }
 
-// fetchRegion reads one region's secrets.
-func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sources.Result) {
+// fetchRegion reads one region's secrets. A poll's batches wait their turn
+// in the batch quota instead of falling back to single reads: a poll has
+// no start-up to hurry, and single reads would cost a call per secret.
+func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sources.Result, poll bool) {
 	client, err := src.s.smClient(ctx, g.region)
 	if err != nil {
 		for _, i := range g.idx {
@@ -77,7 +79,7 @@ func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sour
 	}
 	for _, ids := range chunks {
 		wg.Go(func() {
-			results, fallback, probe := src.batchGet(ctx, client, g.region, ids)
+			results, fallback, probe := src.batchGet(ctx, client, g.region, ids, poll)
 			for id, res := range results {
 				set(smRead{id: id}, res)
 			}
@@ -149,17 +151,20 @@ func planReads(refs []sources.Ref, noBatch bool) (users map[smRead][]int, chunks
 // (throttled, denied, a server error), or those whose entry in Errors is
 // such a failure. probe says the call failed on the service's side, where
 // single reads may well fail too.
-func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.Client, region string, ids []string) (results map[string]sources.Result, fallback []string, probe bool) {
+func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.Client, region string, ids []string, poll bool) (results map[string]sources.Result, fallback []string, probe bool) {
 	var (
 		values []smtypes.SecretValueEntry
 		errs   []smtypes.APIErrorType
 		token  *string
 	)
+	once := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 } // the fallback is the retry
+	if poll {
+		once = func(*secretsmanager.Options) {} // the normal retries, then the poll fails
+	}
 	for {
 		var resp *secretsmanager.BatchGetSecretValueOutput
 		err := src.s.call(ctx, "BatchGetSecretValue", func(ctx context.Context) (err error) {
-			resp, err = client.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids, NextToken: token},
-				func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }) // the fallback is the retry
+			resp, err = client.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids, NextToken: token}, once)
 			return err
 		})
 		if err != nil {
@@ -169,7 +174,7 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *secretsmanager.
 				src.s.noBatch[region] = true
 				src.s.mu.Unlock()
 			}
-			if ctx.Err() != nil || !fallsBack(ce) {
+			if ctx.Err() != nil || !fallsBack(ce) || (poll && ce.Code != "AccessDeniedException") {
 				results := map[string]sources.Result{}
 				for _, id := range ids {
 					results[id] = sources.Result{Err: err}
@@ -338,7 +343,7 @@ func (src *SecretsManager) Versions(ctx context.Context, refs []sources.Ref) []s
 		var wg sync.WaitGroup
 		if batched != nil {
 			wg.Go(func() {
-				src.fetchRegion(ctx, batched, out)
+				src.fetchRegion(ctx, batched, out, true)
 				for _, i := range batched.idx {
 					out[i].Value.Data = nil
 				}
