@@ -33,10 +33,16 @@ func (p Params) N() int { return max(1, int(math.Round(float64(p.Fleet)/p.K))) }
 func (p Params) Sim(d time.Duration) time.Duration  { return time.Duration(float64(d) / p.C) }
 func (p Params) Real(d time.Duration) time.Duration { return time.Duration(float64(d) * p.C) }
 
-// rate is a real quota in simulated calls a second; burst its bucket,
-// at least one token.
+// rate is a real quota in simulated calls a second; burst its bucket: one
+// simulated second of it (B·c/k), at least one token. A bucket of one real
+// second (B/k) would hold a token or less, and each simulated wrapper
+// stands for k real ones acting together: a fleet of independent wrappers
+// would look throttled by its own granularity. One simulated second is c
+// times more lenient to a burst than the real bucket; a sustained excess,
+// a storm, drains it in a simulated second and is throttled as the quota
+// says.
 func (p Params) rate(q float64) float64 { return q * p.C / p.K }
-func (p Params) burst(b int) int        { return max(1, int(math.Round(float64(b)/p.K))) }
+func (p Params) burst(b int) int        { return max(1, int(math.Round(float64(b)*p.C/p.K))) }
 
 // world is one scenario's cloud: a fake with quotas and the fleet's
 // secrets, replicated in two regions, and what every value ever was, so
@@ -59,10 +65,10 @@ type world struct {
 }
 
 // Quota sets, as published (docs/aws.md and docs/alibaba.md cite each).
-// Bursts are one second of the rate: AWS and Alibaba publish none. Divided
-// by K, a bucket would be smaller than what one wrapper asks for at once
-// (a real one is far larger: 20 calls against 450), so a simulated bucket
-// holds at least that: wrapperBurst, and for KMS one call per secret.
+// Bursts are one second of the rate: AWS and Alibaba publish none. A
+// simulated bucket also holds at least what one wrapper asks for at once
+// (a real one is far larger: 20 calls against 450): wrapperBurst, and for
+// KMS one call per secret.
 var (
 	wrapperBurst = map[string]int{"GetSecretValue+DescribeSecret": 10, "BatchGetSecretValue": 1, "SSM standard": 1, "SSM higher": 1}
 
