@@ -83,7 +83,15 @@ func measure(s scenario, p Params, w *world, wrappers []*wrapper, t0, end time.T
 	secretIntervals := float64(len(wrappers)*len(w.keys)) * float64(to.Sub(from)) / float64(p.Sim(p.Interval))
 	r.perSecret, r.perSecretOK = float64(inWindow)/secretIntervals, float64(inWindowOK)/secretIntervals
 
-	var first, last time.Time
+	r.wrappers(wrappers, t0, end, rotatedAt)
+	return r
+}
+
+// wrappers adds what the wrappers and their children saw: failed starts,
+// bad reads, unconfirmed spans and rotation latencies.
+func (r *result) wrappers(wrappers []*wrapper, t0, end, rotatedAt time.Time) {
+	p := r.p
+	var last time.Time
 	var lat []time.Duration
 	for _, x := range wrappers {
 		x.mu.Lock()
@@ -93,13 +101,8 @@ func measure(s scenario, p Params, w *world, wrappers []*wrapper, t0, end time.T
 			if r.firstErr == "" && x.startErr != nil {
 				r.firstErr = x.startErr.Error()
 			}
-		default:
-			if first.IsZero() || x.startedAt.Before(first) {
-				first = x.startedAt
-			}
-			if x.startedAt.After(last) {
-				last = x.startedAt
-			}
+		case x.startedAt.After(last):
+			last = x.startedAt
 		}
 		r.badReads += len(x.bad)
 		if len(x.bad) > 0 && r.firstErr == "" {
@@ -130,7 +133,6 @@ func measure(s scenario, p Params, w *world, wrappers []*wrapper, t0, end time.T
 	if len(lat) > 0 {
 		r.rotP50, r.rotP99 = benchutil.Median(lat), benchutil.Percentile(lat, 0.99)
 	}
-	return r
 }
 
 // rates are each quota's calls a second in [from, to), in the busiest

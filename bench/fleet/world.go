@@ -83,11 +83,11 @@ var (
 		{Name: "SSM higher", APIs: []string{"AmazonSSM.GetParameter", "AmazonSSM.GetParameters"}, Rate: 3000, Burst: 3000},
 		{Name: "GetParametersByPath", APIs: []string{"AmazonSSM.GetParametersByPath"}, Rate: 100, Burst: 100},
 	}
-	kmsReads     = []string{"GetSecretValue", "ListSecretVersionIds"}
-	kmsGateway   = []kmsfake.Quota{{Name: "KMS gateway", Actions: kmsReads, Rate: 450, Burst: 450}}
-	kmsInstance  = []kmsfake.Quota{{Name: "KMS instance", Actions: kmsReads, Rate: 1000, Burst: 1000, PerInstance: true}}
-	awsAccount   = "210987654321"
-	kmsAccount   = "5678901234567890"
+	kmsReads    = []string{"GetSecretValue", "ListSecretVersionIds"}
+	kmsGateway  = []kmsfake.Quota{{Name: "KMS gateway", Actions: kmsReads, Rate: 450, Burst: 450}}
+	kmsInstance = []kmsfake.Quota{{Name: "KMS instance", Actions: kmsReads, Rate: 1000, Burst: 1000, PerInstance: true}}
+	awsAccount  = "210987654321"
+	kmsAccount  = "5678901234567890"
 )
 
 func newWorld(p Params, backend string, aws []awsfake.Quota, kms []kmsfake.Quota) (*world, error) {
