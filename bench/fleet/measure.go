@@ -222,7 +222,7 @@ func (r *result) row() string {
 	}
 	name := r.s.name
 	if r.s.startWindow <= 2*time.Minute {
-		name += fmt.Sprintf("; all started by %s", dur(r.absorbed))
+		name += fmt.Sprintf("; last start at %s", dur(r.absorbed))
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %.3f (%.3f answered) |", name, r.s.quotas, strings.Join(rates, "; "),
 		thr, failText, stale, rot, r.perSecret, r.perSecretOK)
