@@ -67,7 +67,8 @@ func isAWS(ref sources.Ref) bool {
 //     trailing slash are both granted (parameter/PATH, parameter/PATH/*).
 //   - Secrets Manager: GetSecretValue (BatchGetSecretValue checks it for
 //     each secret too), and DescribeSecret for the polls of an unpinned
-//     secret.
+//     secret that is not polled in a batch: read at a staging label, or
+//     the only secret at AWSCURRENT of its region.
 //   - kms:Decrypt on the customer-managed keys of in.Keys.
 //
 // BatchGetSecretValue, which serves many references, is batchRegions'.
@@ -87,7 +88,7 @@ func (in *Input) awsNeeds(ref sources.Ref) []grant {
 	case sources.SecretsManager:
 		arn := secretARN(p, ref)
 		g = append(g, grant{"secretsmanager:GetSecretValue", arn})
-		if in.Polls && ref.VersionID == "" {
+		if in.Polls && ref.VersionID == "" && !(isCurrent(ref) && slices.Contains(in.batchRegions(), p.region)) {
 			g = append(g, grant{"secretsmanager:DescribeSecret", arn})
 		}
 	}
@@ -158,7 +159,7 @@ func keyARN(p awsPlace, key string) (string, bool) {
 func (in *Input) batchRegions() []string {
 	ids := map[string]map[string]bool{}
 	for _, ref := range in.Refs {
-		if ref.Backend != sources.SecretsManager || ref.VersionID != "" || (ref.Stage != "" && ref.Stage != "AWSCURRENT") {
+		if ref.Backend != sources.SecretsManager || !isCurrent(ref) {
 			continue
 		}
 		region := in.awsPlace(ref).region
@@ -175,6 +176,12 @@ func (in *Input) batchRegions() []string {
 	}
 	slices.Sort(regions)
 	return regions
+}
+
+// isCurrent reports whether a reference reads its secret at AWSCURRENT,
+// as a batch reads it: no version id, no other staging label.
+func isCurrent(ref sources.Ref) bool {
+	return ref.VersionID == "" && (ref.Stage == "" || ref.Stage == "AWSCURRENT")
 }
 
 // objectName names what a reference reads, without its key, selector or
@@ -281,7 +288,9 @@ func (in *Input) awsNotes(refs []sources.Ref, reads grants, unknown map[awsPlace
 		notes = append(notes, "A secret named without its random suffix is granted as NAME-??????: exactly the six characters Secrets Manager appends, as AWS recommends (NAME-* would match other secrets too).")
 	}
 	if has("secretsmanager:DescribeSecret") {
-		notes = append(notes, "secretsmanager:DescribeSecret serves the rotation polls ([rotation]): it reads version ids, never values.")
+		notes = append(notes, "secretsmanager:DescribeSecret serves the rotation polls ([rotation]) of secrets outside a batch: it reads version ids, never values.")
+	} else if in.Polls && in.hasUnpinnedSecret(refs) {
+		notes = append(notes, "secretsmanager:DescribeSecret is left out: every secret is polled in a BatchGetSecretValue ([rotation]), which GetSecretValue authorizes.")
 	} else if in.hasUnpinnedSecret(refs) {
 		notes = append(notes, "secretsmanager:DescribeSecret is left out: without [rotation] nothing polls versions (shroud sidecar always does: give its config a [rotation] table).")
 	}

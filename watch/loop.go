@@ -296,7 +296,7 @@ func (l *loop) write(m *inject.Materialized, why string) (changed, ok bool) {
 	timer.Stop(&l.rewrite)
 	if err != nil {
 		l.failures++
-		wait := retryWait(l.failures, retryMax)
+		wait := retryWait(l.failures, backoff.Scale(retryMax))
 		log.Error("writing files failed: the others are written; trying again", "error", err, "retry_in", wait.Round(time.Millisecond).String())
 		l.rewrite = time.NewTimer(wait)
 	} else {
@@ -433,6 +433,7 @@ func splay(max time.Duration) time.Duration {
 
 // retryWait is the wait before retry number failures: exponential with
 // full jitter, at most ceiling, and never less than a tenth of retryBase.
+// Ceiling is a duration as configured (or retryMax through backoff.Scale).
 func retryWait(failures int, ceiling time.Duration) time.Duration {
-	return retryBase/10 + backoff.FullJitter(failures+1, retryBase, ceiling)
+	return backoff.Scale(retryBase/10) + backoff.FullJitter(failures+1, backoff.Scale(retryBase), ceiling)
 }

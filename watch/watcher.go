@@ -15,6 +15,7 @@ import (
 
 	"github.com/shroud-dev/shroud/config"
 	"github.com/shroud-dev/shroud/inject"
+	"github.com/shroud-dev/shroud/internal/backoff"
 	"github.com/shroud-dev/shroud/internal/timer"
 	"github.com/shroud-dev/shroud/sources"
 )
@@ -259,7 +260,12 @@ func (w *watcher) rewatch() (added bool) {
 }
 
 // run checks the backend every interval (with jitter), or sooner after a
-// failure (backoff with full jitter), and whenever it is kicked.
+// failure (backoff with full jitter), and whenever it is kicked. The first
+// check comes after a random half to one and a half intervals (splay): a
+// fleet started together, as a deploy starts it, then polls spread over a
+// whole interval at once, where jitter alone widens the wave by only
+// jitter·√n intervals after n of them, and takes hours; and no poll adds
+// to the deploy's own calls in its first half interval.
 func (p *poller) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -269,7 +275,10 @@ func (p *poller) run(ctx context.Context) {
 			timer.Reset(p.wait(failed))
 		}
 	}
-	arm(false)
+	timer.Stop()
+	if p.interval > 0 {
+		timer.Reset(p.interval/2 + time.Duration(rand.Int64N(int64(p.interval)+1)))
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -289,7 +298,7 @@ func (p *poller) run(ctx context.Context) {
 // after a failure a backoff with full jitter, shorter than the interval.
 func (p *poller) wait(failed bool) time.Duration {
 	if failed {
-		ceiling := retryMax
+		ceiling := backoff.Scale(retryMax)
 		if p.interval > 0 {
 			ceiling = min(ceiling, p.interval)
 		}

@@ -10,8 +10,9 @@
 // store, so one fake serves every region.
 //
 // Knobs inject what a fleet meets in production: latency, throttling (a
-// token bucket per API and region, or a fixed fraction of calls), 5xx
-// answers and calls that never answer. Counters and a call log let tests
+// token bucket per quota, account and region, as AWS applies its request
+// quotas; or a fixed fraction of calls), 5xx answers and calls that never
+// answer. Counters and a call log let tests
 // assert how many calls shroud made and which of them overlapped.
 //
 // The package is for tests and benchmarks only; the shroud binary never
@@ -50,8 +51,8 @@ type Fake struct {
 	creds   map[string]credential // access key id -> credential
 	roles   map[string]string     // role ARN -> required external id ("" = none)
 	faults  map[string]Faults     // API ("" = every API) -> faults
-	limits  map[string]rateLimit  // API -> limit
-	buckets map[string]*bucket    // region + " " + API -> bucket
+	limits  map[string]*Quota     // API -> the quota it counts against
+	buckets map[string]*bucket    // account + " " + region + " " + quota name -> bucket
 	seq     map[string]int        // API -> calls seen, for fractions
 	calls   []Call
 	flight  map[string]int // API -> calls in flight
@@ -109,7 +110,7 @@ func New() *Fake {
 		creds:   map[string]credential{AccessKeyID: {secret: SecretAccessKey, principal: "user"}},
 		roles:   map[string]string{},
 		faults:  map[string]Faults{},
-		limits:  map[string]rateLimit{},
+		limits:  map[string]*Quota{},
 		buckets: map[string]*bucket{},
 		seq:     map[string]int{},
 		flight:  map[string]int{},
@@ -147,21 +148,60 @@ func (f *Fake) SetFaults(api string, ft Faults) {
 }
 
 // SetRateLimit throttles api to rate calls a second with bursts of burst,
-// per region, as AWS quotas apply per account and region. A rate of 0
-// removes the limit.
+// per account and region, as AWS quotas apply. A rate of 0 removes the
+// limit. It is SetQuota with a quota of api alone.
 func (f *Fake) SetRateLimit(api string, rate float64, burst int) {
+	f.SetQuota(Quota{Name: api, APIs: []string{api}, Rate: rate, Burst: burst})
+}
+
+// Quota is a request quota: calls of its APIs, together, at most Rate a
+// second with bursts of Burst, in each account and region (a token
+// bucket). A call over it is answered as AWS throttles: ThrottlingException
+// "Rate exceeded" (sts: Throttling), and spends no token.
+type Quota struct {
+	// Name identifies the quota; APIs that share a quota ("Combined rate
+	// of DescribeSecret and GetSecretValue") name it once.
+	Name  string
+	APIs  []string
+	Rate  float64
+	Burst int
+}
+
+// SetQuota makes the quota's APIs count against it, replacing any quota
+// they had; a Rate of 0 removes their limits. Buckets start full.
+func (f *Fake) SetQuota(q Quota) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if rate <= 0 {
+	for _, api := range q.APIs {
+		if old := f.limits[api]; old != nil {
+			f.dropBuckets(old.Name)
+		}
 		delete(f.limits, api)
-		return
+		if q.Rate > 0 {
+			f.limits[api] = &q
+		}
 	}
-	f.limits[api] = rateLimit{rate: rate, burst: float64(burst)}
+	f.dropBuckets(q.Name)
+}
+
+func (f *Fake) dropBuckets(quota string) {
 	for k := range f.buckets {
-		if strings.HasSuffix(k, " "+api) {
+		if strings.HasSuffix(k, " "+quota) {
 			delete(f.buckets, k)
 		}
 	}
+}
+
+// Throttled returns how many calls of api were throttled by a quota or a
+// throttle fraction (in region, when not "").
+func (f *Fake) Throttled(api, region string) int {
+	n := 0
+	for _, c := range f.Calls() {
+		if c.API == api && (region == "" || c.Region == region) && (c.Code == "ThrottlingException" || c.Code == "Throttling") {
+			n++
+		}
+	}
+	return n
 }
 
 // AllowRole lets the fake's credentials assume roleARN; externalID, when
@@ -316,7 +356,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handle applies the knobs, then runs the operation.
 func (f *Fake) handle(ctx context.Context, req *request, call *Call) (any, *apiError) {
-	ft, fault := f.draw(req.api, req.region)
+	ft, fault := f.draw(req.api, req.region, accountOf(req.principal))
 	if ft.Latency > 0 {
 		select {
 		case <-time.After(ft.Latency):
@@ -388,9 +428,9 @@ func decodeAnd[In any](body []byte, op func(In) (any, *apiError)) (any, *apiErro
 	return op(in)
 }
 
-// draw decides the fault of one call: a rate limit first, then the
-// fractions, in that order.
-func (f *Fake) draw(api, region string) (Faults, string) {
+// draw decides the fault of one call: a quota first, then the fractions,
+// in that order.
+func (f *Fake) draw(api, region, account string) (Faults, string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ft, ok := f.faults[api]
@@ -399,14 +439,14 @@ func (f *Fake) draw(api, region string) (Faults, string) {
 	}
 	n := f.seq[api]
 	f.seq[api]++
-	if lim, ok := f.limits[api]; ok {
-		key := region + " " + api
+	if q := f.limits[api]; q != nil {
+		key := account + " " + region + " " + q.Name
 		b := f.buckets[key]
 		if b == nil {
-			b = &bucket{tokens: lim.burst, last: time.Now()}
+			b = &bucket{tokens: float64(q.Burst), last: time.Now()}
 			f.buckets[key] = b
 		}
-		if !b.take(lim, time.Now()) {
+		if !b.take(q.Rate, float64(q.Burst), time.Now()) {
 			return ft, "throttle"
 		}
 	}
@@ -437,16 +477,14 @@ func (f *Fake) end(api string) {
 	f.flight[api]--
 }
 
-type rateLimit struct{ rate, burst float64 }
-
 // bucket is a token bucket: burst tokens, refilled at rate a second.
 type bucket struct {
 	tokens float64
 	last   time.Time
 }
 
-func (b *bucket) take(l rateLimit, now time.Time) bool {
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+func (b *bucket) take(rate, burst float64, now time.Time) bool {
+	b.tokens = math.Min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
 	if b.tokens < 1 {
 		return false

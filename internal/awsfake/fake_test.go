@@ -122,3 +122,80 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// call signs a JSON 1.1 call of target with the given key pair and sends
+// it; it returns the HTTP status and the error type answered, if any.
+func call(t *testing.T, f *Fake, akid, secret, target, region, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.URL(), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", target)
+	sum := sha256.Sum256([]byte(body))
+	service := "ssm"
+	if strings.HasPrefix(target, "secretsmanager.") {
+		service = "secretsmanager"
+	}
+	creds := awssdk.Credentials{AccessKeyID: akid, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.Header.Get("X-Amzn-Errortype") == "ThrottlingException" && !strings.Contains(string(out), `"message":"Rate exceeded"`) {
+		t.Errorf("a throttled answer without AWS's message: %s", out)
+	}
+	return resp.StatusCode, resp.Header.Get("X-Amzn-Errortype")
+}
+
+// TestQuotaPerAccountAndRegion: a quota is a bucket per account and
+// region, shared by the APIs it names; users of one account share it.
+func TestQuotaPerAccountAndRegion(t *testing.T) {
+	f := New()
+	defer f.Close()
+	for _, r := range []string{"us-east-1", "eu-west-1"} {
+		f.PutSecretString(r, "s", "v")
+	}
+	f.SetQuota(Quota{Name: "reads", APIs: []string{"secretsmanager.GetSecretValue", "secretsmanager.DescribeSecret"}, Rate: 0.001, Burst: 2})
+	a1, s1 := f.AddAccountUser("111111111111", "a1")
+	a2, s2 := f.AddAccountUser("111111111111", "a2")
+	b1, t1 := f.AddAccountUser("222222222222", "b1")
+	get, desc := "secretsmanager.GetSecretValue", "secretsmanager.DescribeSecret"
+	body := `{"SecretId":"s"}`
+
+	// Account 1, us-east-1: two tokens, spent by two users and two APIs.
+	for i, c := range []struct{ akid, secret, api string }{{a1, s1, get}, {a2, s2, desc}} {
+		if code, typ := call(t, f, c.akid, c.secret, c.api, "us-east-1", body); code != 200 {
+			t.Fatalf("call %d within the burst: %d %s", i, code, typ)
+		}
+	}
+	if code, typ := call(t, f, a2, s2, get, "us-east-1", body); code != 400 || typ != "ThrottlingException" {
+		t.Errorf("a third call of the account in the region: %d %q, want 400 ThrottlingException", code, typ)
+	}
+	// Another region, another account: buckets of their own.
+	if code, _ := call(t, f, a1, s1, get, "eu-west-1", body); code != 200 {
+		t.Errorf("the same account in another region was throttled: %d", code)
+	}
+	if code, _ := call(t, f, b1, t1, get, "us-east-1", body); code != 200 {
+		t.Errorf("another account in the same region was throttled: %d", code)
+	}
+	if n := f.Throttled(get, "us-east-1"); n != 1 {
+		t.Errorf("Throttled = %d, want 1", n)
+	}
+	// SSM throttles with the same shape.
+	f.PutParameter("us-east-1", "/p", String, "v")
+	f.SetRateLimit("AmazonSSM.GetParameters", 0.001, 1)
+	p := `{"Names":["/p"]}`
+	if code, _ := call(t, f, a1, s1, "AmazonSSM.GetParameters", "us-east-1", p); code != 200 {
+		t.Fatalf("first GetParameters: %d", code)
+	}
+	if code, typ := call(t, f, a1, s1, "AmazonSSM.GetParameters", "us-east-1", p); code != 400 || typ != "ThrottlingException" {
+		t.Errorf("SSM over its quota: %d %q", code, typ)
+	}
+}

@@ -40,17 +40,32 @@ type iamState struct {
 // AddUser creates an IAM user with a long-term access key of its own. It
 // has no policy until SetPolicy gives it one.
 func (f *Fake) AddUser(name string) (accessKeyID, secretAccessKey string) {
+	return f.AddAccountUser(Account, name)
+}
+
+// AddAccountUser is AddUser in another account: its calls count against
+// that account's quotas.
+func (f *Fake) AddAccountUser(account, name string) (accessKeyID, secretAccessKey string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextID++
 	accessKeyID = fmt.Sprintf("AKIAFAKE%012d", f.nextID)
 	secretAccessKey = fmt.Sprintf("fake-user-secret-%d", f.nextID)
-	f.creds[accessKeyID] = credential{secret: secretAccessKey, principal: UserARN(name)}
+	f.creds[accessKeyID] = credential{secret: secretAccessKey, principal: fmt.Sprintf("arn:aws:iam::%s:user/%s", account, name)}
 	return accessKeyID, secretAccessKey
 }
 
 // UserARN is the ARN of the fake's IAM user name.
 func UserARN(name string) string { return fmt.Sprintf("arn:aws:iam::%s:user/%s", Account, name) }
+
+// accountOf is the account a principal belongs to, whose quotas its calls
+// spend: the account in its ARN; the fake's own for its access key.
+func accountOf(principal string) string {
+	if parts := strings.Split(principal, ":"); len(parts) >= 6 && parts[0] == "arn" {
+		return parts[4]
+	}
+	return Account
+}
 
 // SetPolicy attaches an identity-based policy document to a principal: an
 // access key id (the fake's own AccessKeyID or one of AddUser), a user ARN,

@@ -52,3 +52,22 @@ func TestFullJitterSpread(t *testing.T) {
 		t.Errorf("waits span [%v, %v] with %d distinct values: not spread over [0, %v]", lo, hi, len(seen), ceiling)
 	}
 }
+
+// TestCompress: a compressed schedule waits factor times shorter, and
+// Compress(1) restores it.
+func TestCompress(t *testing.T) {
+	Compress(10)
+	defer Compress(1)
+	for range 100 {
+		if d := FullJitter(3, Scale(time.Second), Scale(time.Minute)); d > 400*time.Millisecond {
+			t.Fatalf("compressed wait %v, want at most 4s/10", d)
+		}
+	}
+	if d := Scale(time.Second); d != 100*time.Millisecond {
+		t.Errorf("Scale(1s) = %v under Compress(10)", d)
+	}
+	Compress(1)
+	if d := Scale(time.Second); d != time.Second {
+		t.Errorf("Scale(1s) = %v after Compress(1)", d)
+	}
+}

@@ -23,13 +23,13 @@ import (
 //	CanonicalRequest = METHOD \n URI \n sorted query \n headers \n signed names \n hex(sha256(body))
 //	StringToSign     = "ACS3-HMAC-SHA256" \n hex(sha256(CanonicalRequest))
 //	Signature        = hex(hmac-sha256(AccessKeySecret, StringToSign))
-func (s *Server) verifyACS3(r *http.Request, body []byte) *apiError {
+func (s *Server) verifyACS3(r *http.Request, body []byte) (*accessKey, *apiError) {
 	incomplete := func(msg string) *apiError {
 		return &apiError{http.StatusBadRequest, "IncompleteSignature", msg}
 	}
 	alg, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if alg != "ACS3-HMAC-SHA256" {
-		return incomplete("The request signature does not conform to Aliyun standards: want ACS3-HMAC-SHA256.")
+		return nil, incomplete("The request signature does not conform to Aliyun standards: want ACS3-HMAC-SHA256.")
 	}
 	fields := map[string]string{}
 	for _, f := range strings.Split(rest, ",") {
@@ -38,32 +38,32 @@ func (s *Server) verifyACS3(r *http.Request, body []byte) *apiError {
 	}
 	keyID, signed, signature := fields["Credential"], fields["SignedHeaders"], fields["Signature"]
 	if keyID == "" || signed == "" || signature == "" {
-		return incomplete("The Authorization header lacks Credential, SignedHeaders or Signature.")
+		return nil, incomplete("The Authorization header lacks Credential, SignedHeaders or Signature.")
 	}
 
 	s.mu.Lock()
 	key := s.keys[keyID]
 	s.mu.Unlock()
 	if key == nil {
-		return &apiError{http.StatusNotFound, "InvalidAccessKeyId.NotFound", "Specified access key is not found."}
+		return nil, &apiError{http.StatusNotFound, "InvalidAccessKeyId.NotFound", "Specified access key is not found."}
 	}
 	token := r.Header.Get("x-acs-security-token")
 	switch {
 	case key.token == "" && token != "":
-		return &apiError{http.StatusBadRequest, "InvalidSecurityToken.MismatchWithAccessKey", "The security token does not belong to the access key."}
+		return nil, &apiError{http.StatusBadRequest, "InvalidSecurityToken.MismatchWithAccessKey", "The security token does not belong to the access key."}
 	case key.token != "" && token != key.token:
-		return &apiError{http.StatusBadRequest, "InvalidSecurityToken.MismatchWithAccessKey", "The security token does not belong to the access key."}
+		return nil, &apiError{http.StatusBadRequest, "InvalidSecurityToken.MismatchWithAccessKey", "The security token does not belong to the access key."}
 	case key.token != "" && time.Now().After(key.expiry):
-		return &apiError{http.StatusBadRequest, "InvalidSecurityToken.Expired", "The security token you provided has expired."}
+		return nil, &apiError{http.StatusBadRequest, "InvalidSecurityToken.Expired", "The security token you provided has expired."}
 	}
 
 	sum := sha256.Sum256(body)
 	if r.Header.Get("x-acs-content-sha256") != hex.EncodeToString(sum[:]) {
-		return incomplete("x-acs-content-sha256 does not match the body.")
+		return nil, incomplete("x-acs-content-sha256 does not match the body.")
 	}
 	date, err := time.Parse("2006-01-02T15:04:05Z", r.Header.Get("x-acs-date"))
 	if err != nil || time.Since(date).Abs() > 15*time.Minute {
-		return &apiError{http.StatusBadRequest, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."}
+		return nil, &apiError{http.StatusBadRequest, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."}
 	}
 	nonce := r.Header.Get("x-acs-signature-nonce")
 	s.mu.Lock()
@@ -71,22 +71,22 @@ func (s *Server) verifyACS3(r *http.Request, body []byte) *apiError {
 	s.nonces[nonce] = true
 	s.mu.Unlock()
 	if replay {
-		return &apiError{http.StatusBadRequest, "SignatureNonceUsed", "Specified signature nonce was used already."}
+		return nil, &apiError{http.StatusBadRequest, "SignatureNonceUsed", "Specified signature nonce was used already."}
 	}
 
 	names := strings.Split(signed, ";")
 	for _, must := range []string{"host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce"} {
 		if !slices.Contains(names, must) {
-			return incomplete("SignedHeaders must include " + must + ".")
+			return nil, incomplete("SignedHeaders must include " + must + ".")
 		}
 	}
 	for name := range r.Header {
 		if n := strings.ToLower(name); strings.HasPrefix(n, "x-acs-") && !slices.Contains(names, n) {
-			return incomplete("SignedHeaders must include every x-acs- header; " + n + " is not signed.")
+			return nil, incomplete("SignedHeaders must include every x-acs- header; " + n + " is not signed.")
 		}
 	}
 	if !sort.StringsAreSorted(names) {
-		return incomplete("SignedHeaders must be sorted.")
+		return nil, incomplete("SignedHeaders must be sorted.")
 	}
 	var headers strings.Builder
 	for _, name := range names {
@@ -112,9 +112,9 @@ func (s *Server) verifyACS3(r *http.Request, body []byte) *apiError {
 	mac.Write([]byte("ACS3-HMAC-SHA256\n" + hex.EncodeToString(hashed[:])))
 	want := hex.EncodeToString(mac.Sum(nil))
 	if !hmac.Equal([]byte(want), []byte(signature)) {
-		return &apiError{http.StatusBadRequest, "SignatureDoesNotMatch", "Specified signature does not match our calculation."}
+		return nil, &apiError{http.StatusBadRequest, "SignatureDoesNotMatch", "Specified signature does not match our calculation."}
 	}
-	return nil
+	return key, nil
 }
 
 // canonicalQuery sorts the parameters by name and percent-encodes their

@@ -68,10 +68,13 @@ type Server struct {
 	nonces     map[string]bool
 	calls      map[string]int
 	arrived    map[string][]time.Time
-	denied     map[string]bool // region+"/"+name, or "action:"+Action
-	throttle   int             // next KMS calls answered Rejected.Throttling
-	failures   []int           // next KMS calls answered with these 5xx codes
-	malformed  int             // next GetSecretValue answers cut short
+	log        []Call
+	denied     map[string]bool    // region+"/"+name, or "action:"+Action
+	throttle   int                // next KMS calls answered Rejected.Throttling
+	quotas     map[string]*Quota  // action -> the quota it counts against
+	buckets    map[string]*bucket // scope + " " + quota name -> bucket
+	failures   []int              // next KMS calls answered with these 5xx codes
+	malformed  int                // next GetSecretValue answers cut short
 	latency    time.Duration
 
 	oidcRoles  map[string]string // role ARN -> OIDC provider ARN
@@ -87,9 +90,10 @@ type Server struct {
 }
 
 type accessKey struct {
-	secret string
-	token  string    // STS security token; "" for a long-term AccessKey
-	expiry time.Time // zero for a long-term AccessKey
+	account string // "" is the fake's Account
+	secret  string
+	token   string    // STS security token; "" for a long-term AccessKey
+	expiry  time.Time // zero for a long-term AccessKey
 }
 
 type secret struct {
@@ -122,6 +126,8 @@ func New(region string) (*Server, error) {
 		calls:      map[string]int{},
 		arrived:    map[string][]time.Time{},
 		denied:     map[string]bool{},
+		quotas:     map[string]*Quota{},
+		buckets:    map[string]*bucket{},
 		oidcRoles:  map[string]string{},
 		oidcTokens: map[string]bool{},
 		roles:      map[string]bool{},
@@ -228,6 +234,14 @@ func (s *Server) AddAccessKey(id, secret string) {
 	s.keys[id] = &accessKey{secret: secret}
 }
 
+// AddAccountAccessKey registers a long-term AccessKey pair of another
+// account: its calls count against that account's quotas.
+func (s *Server) AddAccountAccessKey(account, id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys[id] = &accessKey{account: account, secret: secret}
+}
+
 // AddSTSToken registers a temporary STS credential, as if issued by STS.
 func (s *Server) AddSTSToken(id, secret, token string, ttl time.Duration) {
 	s.mu.Lock()
@@ -288,6 +302,88 @@ func (s *Server) SetLatency(d time.Duration) {
 	defer s.mu.Unlock()
 	s.latency = d
 }
+
+// Quota is a QPS quota of KMS: calls of its Actions, together, at most
+// Rate a second with bursts of Burst (a token bucket). On the shared
+// gateway (the regional endpoint) a quota applies to each account in each
+// region; PerInstance applies it to the KMS instance instead, whoever
+// calls, as a dedicated gateway's computing performance does. The fake's
+// endpoint of a region stands for the region's gateway or its instance.
+// A call over it is answered HTTP 429 Rejected.Throttling and spends no
+// token.
+type Quota struct {
+	Name        string
+	Actions     []string
+	Rate        float64
+	Burst       int
+	PerInstance bool
+}
+
+// SetQuota makes the quota's actions count against it, replacing any quota
+// they had; a Rate of 0 removes their limits. Buckets start full.
+func (s *Server) SetQuota(q Quota) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range q.Actions {
+		delete(s.quotas, a)
+		if q.Rate > 0 {
+			s.quotas[a] = &q
+		}
+	}
+	s.buckets = map[string]*bucket{}
+}
+
+// withinQuota takes a token for one call of action, or reports that the
+// call is over its quota; the caller holds s.mu.
+func (s *Server) withinQuota(action, region, account string) bool {
+	q := s.quotas[action]
+	if q == nil {
+		return true
+	}
+	scope := "account " + account + " " + region
+	if q.PerInstance {
+		scope = "instance " + region
+	}
+	key := scope + " " + q.Name
+	b := s.buckets[key]
+	now := time.Now()
+	if b == nil {
+		b = &bucket{tokens: float64(q.Burst), last: now}
+		s.buckets[key] = b
+	}
+	b.tokens = min(float64(q.Burst), b.tokens+now.Sub(b.last).Seconds()*q.Rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// Call is one signed KMS call as the call log keeps it: its action, the
+// region of the endpoint it reached, when it came, and the error code of
+// an injected fault or a quota (Rejected.Throttling), if any.
+type Call struct {
+	Action, Region string
+	At             time.Time
+	Code           string
+}
+
+// CallLog returns every signed KMS call, in the order they came.
+func (s *Server) CallLog() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// Throttled counts the calls of a KMS action answered Rejected.Throttling
+// because they were over a quota.
+func (s *Server) Throttled(action string) int { return s.Calls("throttled:" + action) }
 
 // ThrottleNext answers the next n KMS calls with Rejected.Throttling.
 func (s *Server) ThrottleNext(n int) {

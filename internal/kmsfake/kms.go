@@ -1,6 +1,7 @@
 package kmsfake
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -64,7 +65,8 @@ func (s *Server) kms(w http.ResponseWriter, r *http.Request, region string) {
 	if err != nil {
 		return
 	}
-	if e := s.verifyACS3(r, body); e != nil {
+	key, e := s.verifyACS3(r, body)
+	if e != nil {
 		writeError(w, r, e)
 		return
 	}
@@ -76,9 +78,12 @@ func (s *Server) kms(w http.ResponseWriter, r *http.Request, region string) {
 	latency := s.latency
 	var fault *apiError
 	switch {
+	case !s.withinQuota(action, region, cmp.Or(key.account, s.Account)):
+		s.calls["throttled:"+action]++
+		fault = throttled()
 	case s.throttle > 0:
 		s.throttle--
-		fault = &apiError{http.StatusBadRequest, "Rejected.Throttling", "QPS Limit Exceeded"}
+		fault = throttled()
 	case len(s.failures) > 0:
 		status := s.failures[0]
 		s.failures = s.failures[1:]
@@ -89,6 +94,11 @@ func (s *Server) kms(w http.ResponseWriter, r *http.Request, region string) {
 	case s.denied["action:"+action]:
 		fault = &apiError{http.StatusForbidden, "Forbidden.NoPermission", "This operation for this resource is forbidden by permission system."}
 	}
+	call := Call{Action: action, Region: region, At: time.Now()}
+	if fault != nil {
+		call.Code = fault.code
+	}
+	s.log = append(s.log, call)
 	s.mu.Unlock()
 	if latency > 0 {
 		time.Sleep(latency)
@@ -237,6 +247,12 @@ func (s *Server) listSecretVersionIds(w http.ResponseWriter, r *http.Request, re
 		"PageSize":   pageSize,
 		"VersionIds": map[string]any{"VersionId": listed[from:to]},
 	})
+}
+
+// throttled is KMS's answer to a call over a QPS quota, as its performance
+// page shows it: HTTP 429, Rejected.Throttling.
+func throttled() *apiError {
+	return &apiError{http.StatusTooManyRequests, "Rejected.Throttling", "QPS Limit Exceeded"}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -44,13 +45,18 @@ func (e *APIError) Error() string {
 }
 
 // call runs one API call with a client of the pool, with retries:
-// throttling, 5xx answers and network errors are retried with exponential
-// backoff and full jitter until MaxAttempts or the context's deadline. The
-// SDK takes no context, so a call runs in its own goroutine and is
+// throttling is retried until the context's deadline, however many
+// attempts that takes (a fleet starting at once must wait its turn in the
+// quota, not fail); 5xx answers and network errors until MaxAttempts.
+// Waits are exponential with full jitter (fullJitter).
+// The SDK takes no context, so a call runs in its own goroutine and is
 // abandoned, bounded by CallTimeout, when the deadline passes first; the
 // client returns to the pool when its call is done.
 func call[T any](ctx context.Context, s *Source, clients *pool, action string, fn func(*client) (T, error)) (T, error) {
-	var zero T
+	var (
+		zero T
+		last error // what the previous attempt met
+	)
 	for attempt := 1; ; attempt++ {
 		type result struct {
 			v   T
@@ -75,16 +81,21 @@ func call[T any](ctx context.Context, s *Source, clients *pool, action string, f
 			}
 			err = apiError(action, r.err)
 		case <-ctx.Done():
+			if last != nil {
+				return zero, fmt.Errorf("%w; then %v", last, deadlineError(ctx, s, attempt))
+			}
 			return zero, deadlineError(ctx, s, attempt)
 		}
-		if !retryable(err) || attempt >= s.opts.MaxAttempts {
+		last = err
+		throttled := isThrottling(err)
+		if !retryable(err) || (!throttled && attempt >= s.opts.MaxAttempts) {
 			if attempt > 1 {
 				err = fmt.Errorf("%w (after %d attempts)", err, attempt)
 			}
 			return zero, err
 		}
 		select {
-		case <-time.After(s.backoff(attempt)):
+		case <-time.After(s.backoff(attempt, throttled)):
 		case <-ctx.Done():
 			return zero, fmt.Errorf("%w; then %v", err, deadlineError(ctx, s, attempt))
 		}
@@ -98,18 +109,30 @@ func deadlineError(ctx context.Context, s *Source, attempts int) error {
 	return ctx.Err()
 }
 
-// fullJitter is exponential backoff with full jitter: a random wait up to
-// 100ms·2^attempt, at most 5s, so that a fleet of wrappers throttled together
-// does not retry together.
-func fullJitter(attempt int) time.Duration {
-	return backoff.FullJitter(attempt+1, 100*time.Millisecond, 5*time.Second)
+// fullJitter is exponential backoff with full jitter, so that a fleet of
+// wrappers throttled together does not retry together: a random wait up to
+// base·2^attempt, from 1s up to 20s after throttling (a wrapper waiting its
+// turn in a saturated quota asks less often), else from 100ms up to 5s.
+func fullJitter(attempt int, throttled bool) time.Duration {
+	base, ceiling := 100*time.Millisecond, 5*time.Second
+	if throttled {
+		base, ceiling = time.Second, 20*time.Second
+	}
+	return backoff.FullJitter(attempt+1, backoff.Scale(base), backoff.Scale(ceiling))
+}
+
+// isThrottling reports whether KMS refused the call over a QPS quota
+// (Rejected.Throttling, Throttling.User, ...).
+func isThrottling(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && (strings.Contains(apiErr.Code, "Throttling") || apiErr.Status == http.StatusTooManyRequests)
 }
 
 // retryable reports whether another attempt may succeed.
 func retryable(err error) bool {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.Status >= 500 || strings.Contains(apiErr.Code, "Throttling") || apiErr.Code == "ServiceUnavailable"
+		return apiErr.Status >= 500 || isThrottling(err) || apiErr.Code == "ServiceUnavailable"
 	}
 	var credErr *CredentialError
 	var certErr *tls.CertificateVerificationError

@@ -74,8 +74,9 @@ type Options struct {
 	Timeout time.Duration
 	// CallTimeout bounds one API call. Zero means DefaultCallTimeout.
 	CallTimeout time.Duration
-	// MaxAttempts bounds the calls for one reference when KMS throttles or
-	// fails with a 5xx status. Zero means DefaultMaxAttempts.
+	// MaxAttempts bounds the calls for one reference when KMS fails with a
+	// 5xx status or the network fails; throttled calls are retried until
+	// Timeout. Zero means DefaultMaxAttempts.
 	MaxAttempts int
 }
 
@@ -84,7 +85,7 @@ type Options struct {
 type Source struct {
 	opts    Options
 	region  string
-	backoff func(attempt int) time.Duration
+	backoff func(attempt int, throttled bool) time.Duration
 
 	credOnce sync.Once
 	cred     *credential

@@ -89,7 +89,7 @@ func sourceOn(fake *kmsfake.Server, opts Options) *Source {
 		opts.Endpoints = map[string]string{away: fake.RegionURL(away)}
 	}
 	s := New(opts)
-	s.backoff = func(int) time.Duration { return 0 }
+	s.backoff = func(int, bool) time.Duration { return 0 }
 	return s
 }
 
@@ -256,7 +256,7 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 	cloud.Put(home, "retry/x", []byte("v"))
 	src := newSource(Options{})
 	var waits []int
-	src.backoff = func(attempt int) time.Duration { waits = append(waits, attempt); return 0 }
+	src.backoff = func(attempt int, _ bool) time.Duration { waits = append(waits, attempt); return 0 }
 
 	before := cloud.Calls("GetSecretValue")
 	cloud.ThrottleNext(2)
@@ -269,11 +269,27 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 		t.Fatalf("%d calls, backoffs %v; want 4 calls after backoffs 1, 2, 3", n, waits)
 	}
 
-	// Exhausted: the last error, with the attempt count.
-	cloud.ThrottleNext(DefaultMaxAttempts)
+	// Throttling is retried past MaxAttempts: the quota is waited for.
+	before = cloud.Calls("GetSecretValue")
+	cloud.ThrottleNext(DefaultMaxAttempts + 2)
 	res = src.Fetch(context.Background(), parse(t, "kms:retry/x"))
-	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "Rejected.Throttling (HTTP 400): QPS Limit Exceeded") || !strings.Contains(res[0].Err.Error(), "(after 5 attempts)") {
+	if res[0].Err != nil || cloud.Calls("GetSecretValue")-before != DefaultMaxAttempts+3 {
+		t.Fatalf("throttled %d times: %v after %d calls, want the value after %d", DefaultMaxAttempts+2, res[0].Err, cloud.Calls("GetSecretValue")-before, DefaultMaxAttempts+3)
+	}
+	// 5xx answers are not: the last error, with the attempt count.
+	cloud.FailNext(500, 500, 500, 500, 500)
+	res = src.Fetch(context.Background(), parse(t, "kms:retry/x"))
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "InternalFailure (HTTP 500)") || !strings.Contains(res[0].Err.Error(), "(after 5 attempts)") {
 		t.Fatalf("err = %v", res[0].Err)
+	}
+	// Throttled until the deadline: the deadline's error.
+	cloud.ThrottleNext(1 << 20)
+	short := newSource(Options{Timeout: 300 * time.Millisecond})
+	short.backoff = func(int, bool) time.Duration { return 10 * time.Millisecond }
+	res = short.Fetch(context.Background(), parse(t, "kms:retry/x"))
+	cloud.ThrottleNext(0)
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "Rejected.Throttling") || !strings.Contains(res[0].Err.Error(), "deadline") {
+		t.Fatalf("throttled until the deadline: err = %v", res[0].Err)
 	}
 	// Not retried: a client error.
 	before = cloud.Calls("GetSecretValue")
@@ -284,9 +300,10 @@ func TestRetriesThrottlingAnd5xx(t *testing.T) {
 }
 
 // TestRetriesWaitWithJitter measures the waits between the attempts of a
-// throttled call at the fake: each is a random time up to
+// call that meets 503s at the fake: each is a random time up to
 // 100ms·2^attempt (full jitter), so they add up to far more than the round
-// trips alone, and two calls do not wait alike.
+// trips alone, and two calls do not wait alike. (Throttling waits longer,
+// from 1 s: TestFullJitter.)
 func TestRetriesWaitWithJitter(t *testing.T) {
 	envKeys(t)
 	cloud := ownCloud(t)
@@ -296,7 +313,7 @@ func TestRetriesWaitWithJitter(t *testing.T) {
 	var gaps [2][retries]time.Duration
 	for run := range gaps {
 		before := len(cloud.CallTimes("GetSecretValue"))
-		cloud.ThrottleNext(retries)
+		cloud.FailNext(503, 503, 503)
 		if v, err := fetchOne(t, src, "kms:jitter/x"); err != nil || v != "v" {
 			t.Fatalf("%q %v", v, err)
 		}
@@ -331,6 +348,23 @@ func TestRetriesWaitWithJitter(t *testing.T) {
 	// calls (a probability of about 2e-5 with it).
 	if same {
 		t.Errorf("both calls waited alike %v: no jitter", gaps)
+	}
+}
+
+func TestFullJitter(t *testing.T) {
+	for attempt := 1; attempt <= 12; attempt++ {
+		for _, throttled := range []bool{false, true} {
+			base, most := 100*time.Millisecond, 5*time.Second
+			if throttled {
+				base, most = time.Second, 20*time.Second
+			}
+			ceiling := min(base<<attempt, most)
+			for range 50 {
+				if d := fullJitter(attempt, throttled); d < 0 || d > ceiling {
+					t.Fatalf("fullJitter(%d, %v) = %v, want within [0, %v]", attempt, throttled, d, ceiling)
+				}
+			}
+		}
 	}
 }
 

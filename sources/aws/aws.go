@@ -48,6 +48,10 @@ const (
 	DefaultCallTimeout = 5 * time.Second
 	DefaultMaxAttempts = 5
 	DefaultMaxBackoff  = 5 * time.Second
+	// throttleMaxBackoff caps the wait after throttling higher (the SDK's
+	// own default): a wrapper waiting its turn in a saturated quota asks a
+	// quarter as often, and the quota serves the fleet as many calls.
+	throttleMaxBackoff = 20 * time.Second
 	DefaultParallel    = 10
 )
 
@@ -211,8 +215,8 @@ var debugLogger = logging.LoggerFunc(func(c logging.Classification, format strin
 //     in the account's quota, not fail;
 //   - other retryable errors (5xx, timed-out attempts, connection errors)
 //     get MaxAttempts attempts;
-//   - backoff is exponential with full jitter, from 1 s for throttling and
-//     50 ms for other errors, capped at DefaultMaxBackoff;
+//   - backoff is exponential with full jitter: from 1 s up to 20 s for
+//     throttling, from 50 ms up to DefaultMaxBackoff for other errors;
 //   - no client-side retry quota: the deadline bounds the retries of a
 //     resolve, and the quota's shared bucket would fail a large start-up.
 //
@@ -221,9 +225,9 @@ var debugLogger = logging.LoggerFunc(func(c logging.Classification, format strin
 func (s *Session) retryer(maxAttempts int) awssdk.Retryer {
 	throttles := retry.IsErrorThrottles(retry.DefaultThrottles)
 	std := retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxBackoff = DefaultMaxBackoff
+		o.MaxBackoff = throttleMaxBackoff
 		o.RateLimiter = ratelimit.None
-		o.Backoff = fullJitter{throttles: throttles, max: DefaultMaxBackoff}
+		o.Backoff = fullJitter{throttles: throttles}
 	})
 	return &policyRetryer{RetryerV2: std, throttles: throttles, maxAttempts: maxAttempts}
 }
@@ -252,22 +256,20 @@ func (r *policyRetryer) GetRetryToken(ctx context.Context, opErr error) (func(er
 	return r.RetryerV2.GetRetryToken(ctx, opErr)
 }
 
-// fullJitter waits a random time in [0, min(max, base*2^(n-1))] before the
-// n-th retry: the
-// "full jitter" of AWS's backoff guidance, so a fleet's retries spread out
-// instead of arriving together.
+// fullJitter waits a random time in [0, min(ceiling, base*2^(n-1))]
+// before the n-th retry: the "full jitter" of AWS's backoff guidance, so a
+// fleet's retries spread out instead of arriving together.
 type fullJitter struct {
 	throttles retry.IsErrorThrottle
-	max       time.Duration
 }
 
 func (j fullJitter) BackoffDelay(attempt int, err error) (time.Duration, error) {
-	base := 50 * time.Millisecond
+	base, ceiling := 50*time.Millisecond, DefaultMaxBackoff
 	if j.throttles.IsErrorThrottle(err) == awssdk.TrueTernary {
-		base = time.Second
+		base, ceiling = time.Second, throttleMaxBackoff
 	}
 	// attempt is 1 for the first retry; 0 under AWS_NEW_RETRIES_2026.
-	return backoff.FullJitter(max(attempt, 1), base, j.max), nil
+	return backoff.FullJitter(max(attempt, 1), backoff.Scale(base), backoff.Scale(ceiling)), nil
 }
 
 type attemptsKey struct{}

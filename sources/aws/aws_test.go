@@ -865,3 +865,104 @@ func TestCABundle(t *testing.T) {
 		t.Errorf("got %q", res[0].Value.Data)
 	}
 }
+
+// TestVersionsBatched: a region's secrets at AWSCURRENT are polled as
+// Fetch reads them, BatchGetSecretValue 20 a call, and no value is handed
+// out; a staging
+// label is still a DescribeSecret, and a region whose batches are denied
+// is polled with DescribeSecret alone.
+func TestVersionsBatched(t *testing.T) {
+	f := newFake(t)
+	var names []string
+	want := map[string]string{}
+	for i := range 21 {
+		name := fmt.Sprintf("poll/%02d", i)
+		_, v := f.PutSecretString("us-east-1", name, canary)
+		names, want["sm:"+name] = append(names, "sm:"+name), v
+	}
+	names = append(names, "sm:poll/00::AWSPREVIOUS:")
+	f.PutSecretString("us-east-1", "poll/00", canary+"-2")
+	_, want["sm:poll/00"] = f.PutSecretString("us-east-1", "poll/00", canary+"-3")
+	s := awssrc.New(awssrc.Options{})
+	refs := parse(t, names...)
+	f.Reset()
+	res := s.SecretsManager().Versions(context.Background(), refs)
+	for i, ref := range refs[:21] {
+		if res[i].Err != nil || res[i].Value.Version != want[ref.Raw] || len(res[i].Value.Data) != 0 {
+			t.Errorf("%s: %+v, want version %s and no data", ref.Raw, res[i], want[ref.Raw])
+		}
+	}
+	if res[21].Err != nil || res[21].Value.Version == "" || res[21].Value.Version == want["sm:poll/00"] {
+		t.Errorf("AWSPREVIOUS: %+v", res[21])
+	}
+	c := f.Counts()
+	if c["secretsmanager.BatchGetSecretValue"] != 1 || c["secretsmanager.GetSecretValue"] != 1 || c["secretsmanager.DescribeSecret"] != 1 {
+		t.Errorf("calls = %v, want a batch of 20, the 21st alone as Fetch reads it, and 1 DescribeSecret (the label)", c)
+	}
+
+	// Batches denied: the region falls back to DescribeSecret for good.
+	f.SetPolicy(awsfake.AccessKeyID, `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":["secretsmanager:GetSecretValue","secretsmanager:DescribeSecret"],"Resource":"*"}]}`)
+	denied := awssrc.New(awssrc.Options{})
+	denied.SecretsManager().Versions(context.Background(), refs) // learns the denial
+	f.Reset()
+	res = denied.SecretsManager().Versions(context.Background(), refs)
+	if res[0].Err != nil || res[0].Value.Version != want["sm:poll/00"] {
+		t.Errorf("denied batches: %+v", res[0])
+	}
+	if c := f.Counts(); c["secretsmanager.BatchGetSecretValue"] != 0 || c["secretsmanager.DescribeSecret"] != 21 {
+		t.Errorf("denied batches: calls = %v, want 21 DescribeSecret", c)
+	}
+}
+
+// TestBatchOutageProbesOnce: when the batch fails on the service's side
+// and so does one single read, the other secrets are not read one by one:
+// an outage costs a wrapper one read's retries, not every secret's.
+func TestBatchOutageProbesOnce(t *testing.T) {
+	f := newFake(t)
+	var refs []string
+	for i := range 6 {
+		name := fmt.Sprintf("down/s%d", i)
+		f.PutSecretString("us-east-1", name, canary)
+		refs = append(refs, "sm:"+name)
+	}
+	f.SetFaults("", awsfake.Faults{ServerErrFraction: 1})
+	_, err := resolve(t, resolver(awssrc.Options{MaxAttempts: 3}), refs...)
+	msgs := errorsOf(t, err)
+	for _, ref := range refs {
+		if !strings.Contains(msgs[ref], "InternalServiceError") {
+			t.Errorf("%s: %q, want the service's error", ref, msgs[ref])
+		}
+	}
+	if c := f.Counts(); c["secretsmanager.BatchGetSecretValue"] != 1 || c["secretsmanager.GetSecretValue"] != 3 {
+		t.Errorf("calls = %v, want 1 batch and one single read's 3 attempts", c)
+	}
+}
+
+// TestPollBatchWaitsItsTurn: a throttled poll batch is retried, not
+// fanned out to a single read per secret as a start-up's is.
+func TestPollBatchWaitsItsTurn(t *testing.T) {
+	f := newFake(t)
+	var refs []string
+	for i := range 5 {
+		name := fmt.Sprintf("turn/s%d", i)
+		f.PutSecretString("us-east-1", name, canary)
+		refs = append(refs, "sm:"+name)
+	}
+	// Every second batch is throttled: the first poll passes, the
+	// second's first attempt is throttled.
+	f.SetFaults("secretsmanager.BatchGetSecretValue", awsfake.Faults{ThrottleFraction: 0.5})
+	sm := awssrc.New(awssrc.Options{}).SecretsManager()
+	sm.Versions(context.Background(), parse(t, refs...))
+	before := f.Counts()
+	res := sm.Versions(context.Background(), parse(t, refs...))
+	for i := range refs {
+		if res[i].Err != nil || res[i].Value.Version == "" {
+			t.Errorf("%s: %+v", refs[i], res[i])
+		}
+	}
+	c := f.Counts()
+	if n := c["secretsmanager.BatchGetSecretValue"] - before["secretsmanager.BatchGetSecretValue"]; n != 2 || c["secretsmanager.GetSecretValue"] != 0 {
+		t.Errorf("%d batches, %d single reads; want the throttled batch tried again, and no single read", n, c["secretsmanager.GetSecretValue"])
+	}
+}

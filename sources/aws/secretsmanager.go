@@ -39,12 +39,14 @@ func (src *SecretsManager) Fetch(ctx context.Context, refs []sources.Ref) []sour
 	defer cancel()
 	out := make([]sources.Result, len(refs))
 	groups := src.s.plan(ctx, refs, out)
-	parallel(len(groups), len(groups), func(i int) { src.fetchRegion(ctx, groups[i], out) })
+	parallel(len(groups), len(groups), func(i int) { src.fetchRegion(ctx, groups[i], out, false) })
 	return out
 }
 
-// fetchRegion reads one region's secrets.
-func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sources.Result) {
+// fetchRegion reads one region's secrets. A poll's batches wait their turn
+// in the batch quota instead of falling back to single reads: a poll has
+// no start-up to hurry, and single reads would cost a call per secret.
+func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sources.Result, poll bool) {
 	client, err := src.s.smClient(ctx, g.region)
 	if err != nil {
 		for _, i := range g.idx {
@@ -77,9 +79,24 @@ func (src *SecretsManager) fetchRegion(ctx context.Context, g *group, out []sour
 	}
 	for _, ids := range chunks {
 		wg.Go(func() {
-			results, fallback := src.batchGet(ctx, client, g.region, ids)
+			results, fallback, probe := src.batchGet(ctx, client, g.region, ids, poll)
 			for id, res := range results {
 				set(smRead{id: id}, res)
+			}
+			if probe && len(fallback) > 1 {
+				// The batch failed on the service's side (a 5xx, no
+				// answer): one read alone tells whether the service
+				// answers before the others try, so an outage costs a
+				// wrapper one read's retries, not every secret's.
+				first := src.getSecretValue(ctx, client, g.region, g.refs[users[smRead{id: fallback[0]}][0]])
+				set(smRead{id: fallback[0]}, first)
+				if first.Err != nil && !perSecret(first.Err) {
+					for _, id := range fallback[1:] {
+						set(smRead{id: id}, sources.Result{Err: first.Err})
+					}
+					return
+				}
+				fallback = fallback[1:]
 			}
 			for _, id := range fallback {
 				single(smRead{id: id})
@@ -132,21 +149,25 @@ func planReads(refs []sources.Ref, noBatch bool) (users map[smRead][]int, chunks
 // returns a result for each id it settled and the ids to read one by one
 // instead: all of them when the call failed in a way single reads may not
 // (throttled, denied, a server error), or those whose entry in Errors is
-// such a failure.
-func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region string, ids []string) (map[string]sources.Result, []string) {
+// such a failure. probe says the call failed on the service's side, where
+// single reads may well fail too.
+func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region string, ids []string, poll bool) (results map[string]sources.Result, fallback []string, probe bool) {
 	var (
 		values []smtypes.SecretValueEntry
 		errs   []smtypes.APIErrorType
 		token  *string
 	)
+	once := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 } // the fallback is the retry
+	if poll {
+		once = func(*secretsmanager.Options) {} // the normal retries, then the poll fails
+	}
 	for {
 		var (
 			resp *secretsmanager.BatchGetSecretValueOutput
 			raw  error
 		)
 		err := src.s.call(ctx, "BatchGetSecretValue", func(ctx context.Context) (err error) {
-			resp, err = client.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids, NextToken: token},
-				func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }) // the fallback is the retry
+			resp, err = client.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids, NextToken: token}, once)
 			raw = err
 			return err
 		})
@@ -157,14 +178,15 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region s
 				src.s.noBatch[region] = true
 				src.s.mu.Unlock()
 			}
-			if ctx.Err() != nil || !fallsBack(ce, raw) {
+			if ctx.Err() != nil || !fallsBack(ce, raw) || (poll && ce.Code != "AccessDeniedException") {
 				results := map[string]sources.Result{}
 				for _, id := range ids {
 					results[id] = sources.Result{Err: err}
 				}
-				return results, nil
+				return results, nil, false
 			}
-			return nil, ids
+			_, throttled := retry.DefaultThrottleErrorCodes[ce.Code]
+			return nil, ids, !throttled && ce.Code != "AccessDeniedException"
 		}
 		values = append(values, resp.SecretValues...)
 		errs = append(errs, resp.Errors...)
@@ -174,11 +196,11 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region s
 		}
 	}
 
+	results = map[string]sources.Result{}
 	wanted := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		wanted[id] = true
 	}
-	results := map[string]sources.Result{}
 	for _, v := range values {
 		arn, name := awssdk.ToString(v.ARN), awssdk.ToString(v.Name)
 		for _, key := range []string{arn, name, partialARN(arn)} {
@@ -187,7 +209,6 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region s
 			}
 		}
 	}
-	var fallback []string
 	for _, e := range errs {
 		id := awssdk.ToString(e.SecretId)
 		if !wanted[id] {
@@ -210,7 +231,21 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region s
 			results[id] = sources.Result{Err: ce}
 		}
 	}
-	return results, fallback
+	return results, fallback, false
+}
+
+// perSecret reports whether err is about one secret (not found, denied,
+// undecryptable), not about the service.
+func perSecret(err error) bool {
+	var ce *CallError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	switch ce.Code {
+	case codeResourceNotFound, "AccessDeniedException", "DecryptionFailure", "InvalidRequestException", "InvalidParameterException":
+		return true
+	}
+	return false
 }
 
 // fallsBack reports whether single GetSecretValue calls may succeed where a
@@ -300,58 +335,107 @@ func describeSecretRef(ref sources.Ref) string {
 	return what
 }
 
-// Versions implements sources.Versioner with DescribeSecret, which reads
-// no value and has a higher quota: the version id that carries each
-// reference's staging label. A pinned reference needs no call.
+// Versions implements sources.Versioner with the fewest calls. In a region
+// with two or more secrets read at AWSCURRENT, they are polled as they are
+// fetched: BatchGetSecretValue, one call for up to 20 secrets (the values
+// come along and are dropped). A lone secret, and a reference with a
+// staging label, is polled with DescribeSecret, which reads no value and
+// has the higher quota. A pinned reference needs no call. docs/aws.md has
+// the figures behind the choice.
 func (src *SecretsManager) Versions(ctx context.Context, refs []sources.Ref) []sources.Result {
 	ctx, cancel := src.s.withDeadline(ctx)
 	defer cancel()
 	out := make([]sources.Result, len(refs))
 	groups := src.s.plan(ctx, refs, out)
 	parallel(len(groups), len(groups), func(gi int) {
-		g := groups[gi]
-		client, err := src.s.smClient(ctx, g.region)
-		users := map[string][]int{} // secret id -> positions in g.refs
-		var ids []string
-		for j, ref := range g.refs {
-			switch {
-			case err != nil:
-				out[g.idx[j]] = sources.Result{Err: err}
-			case ref.VersionID != "":
-				out[g.idx[j]] = sources.Result{Value: sources.Value{Version: ref.VersionID}}
-			default:
-				if _, ok := users[ref.ID]; !ok {
-					ids = append(ids, ref.ID)
+		batched, described := src.pollPlan(groups[gi])
+		var wg sync.WaitGroup
+		if batched != nil {
+			wg.Go(func() {
+				src.fetchRegion(ctx, batched, out, true)
+				for _, i := range batched.idx {
+					out[i].Value.Data = nil
 				}
-				users[ref.ID] = append(users[ref.ID], j)
-			}
-			out[g.idx[j]].Value.Region = g.region
-		}
-		parallel(src.s.opts.Parallel, len(ids), func(k int) {
-			id := ids[k]
-			var resp *secretsmanager.DescribeSecretOutput
-			err := src.s.call(ctx, "DescribeSecret", func(ctx context.Context) (err error) {
-				resp, err = client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(id)})
-				return err
 			})
-			for _, j := range users[id] {
-				ref := g.refs[j]
-				res := sources.Result{Value: sources.Value{Region: g.region}}
-				switch {
-				case err != nil:
-					var ce *CallError
-					if errors.As(err, &ce) && ce.Code == codeResourceNotFound {
-						err = notFound(ce.Op, ce.Code, "secret "+ref.ID, g.region, ref.Region == "")
-					}
-					res.Err = err
-				default:
-					res.Value.Version, res.Err = stageVersion(resp.VersionIdsToStages, ref)
-				}
-				out[g.idx[j]] = res
-			}
-		})
+		}
+		src.describe(ctx, described, out)
+		wg.Wait()
 	})
 	return out
+}
+
+// pollPlan splits a region's references into those polled with a batch
+// (nil when fewer than two distinct secrets, or batches are denied) and
+// those polled with DescribeSecret.
+func (src *SecretsManager) pollPlan(g *group) (batched, described *group) {
+	src.s.mu.Lock()
+	noBatch := src.s.noBatch[g.region]
+	src.s.mu.Unlock()
+	batched, described = &group{region: g.region}, &group{region: g.region}
+	ids := map[string]bool{}
+	for j, ref := range g.refs {
+		to := described
+		if !noBatch && ref.VersionID == "" && (ref.Stage == "" || ref.Stage == currentStage) {
+			to = batched
+			ids[ref.ID] = true
+		}
+		to.refs = append(to.refs, ref)
+		to.idx = append(to.idx, g.idx[j])
+	}
+	if len(ids) < 2 {
+		described.refs = append(described.refs, batched.refs...)
+		described.idx = append(described.idx, batched.idx...)
+		return nil, described
+	}
+	return batched, described
+}
+
+// describe polls a region's references with DescribeSecret, one call per
+// secret; a pinned reference needs none.
+func (src *SecretsManager) describe(ctx context.Context, g *group, out []sources.Result) {
+	if len(g.refs) == 0 {
+		return
+	}
+	client, err := src.s.smClient(ctx, g.region)
+	users := map[string][]int{} // secret id -> positions in g.refs
+	var ids []string
+	for j, ref := range g.refs {
+		switch {
+		case err != nil:
+			out[g.idx[j]] = sources.Result{Err: err}
+		case ref.VersionID != "":
+			out[g.idx[j]] = sources.Result{Value: sources.Value{Version: ref.VersionID}}
+		default:
+			if _, ok := users[ref.ID]; !ok {
+				ids = append(ids, ref.ID)
+			}
+			users[ref.ID] = append(users[ref.ID], j)
+		}
+		out[g.idx[j]].Value.Region = g.region
+	}
+	parallel(src.s.opts.Parallel, len(ids), func(k int) {
+		id := ids[k]
+		var resp *secretsmanager.DescribeSecretOutput
+		err := src.s.call(ctx, "DescribeSecret", func(ctx context.Context) (err error) {
+			resp, err = client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(id)})
+			return err
+		})
+		for _, j := range users[id] {
+			ref := g.refs[j]
+			res := sources.Result{Value: sources.Value{Region: g.region}}
+			switch {
+			case err != nil:
+				var ce *CallError
+				if errors.As(err, &ce) && ce.Code == codeResourceNotFound {
+					err = notFound(ce.Op, ce.Code, "secret "+ref.ID, g.region, ref.Region == "")
+				}
+				res.Err = err
+			default:
+				res.Value.Version, res.Err = stageVersion(resp.VersionIdsToStages, ref)
+			}
+			out[g.idx[j]] = res
+		}
+	})
 }
 
 // stageVersion finds the version id that carries the reference's staging
