@@ -446,15 +446,22 @@ func (s *Session) plan(ctx context.Context, refs []sources.Ref, out []sources.Re
 			}
 			region = defRegion
 		}
-		g := byName[region]
-		if g == nil {
-			g = &group{region: region}
-			byName[region] = g
-			groups = append(groups, g)
-		}
-		g.refs = append(g.refs, ref)
-		g.idx = append(g.idx, i)
+		groups = addToGroup(groups, byName, region, ref, i)
 	}
+	return groups
+}
+
+// addToGroup adds ref, the i-th object, to the group of region, made and
+// appended to groups the first time.
+func addToGroup(groups []*group, byRegion map[string]*group, region string, ref sources.Ref, i int) []*group {
+	g := byRegion[region]
+	if g == nil {
+		g = &group{region: region}
+		byRegion[region] = g
+		groups = append(groups, g)
+	}
+	g.refs = append(g.refs, ref)
+	g.idx = append(g.idx, i)
 	return groups
 }
 

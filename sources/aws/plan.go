@@ -19,15 +19,7 @@ func (s *Session) planGroups(objects []sources.Ref) []*group {
 	var groups []*group
 	byRegion := map[string]*group{}
 	for i, ref := range objects {
-		region := cmp.Or(ref.Region, s.opts.Region, "default")
-		g := byRegion[region]
-		if g == nil {
-			g = &group{region: region}
-			byRegion[region] = g
-			groups = append(groups, g)
-		}
-		g.refs = append(g.refs, ref)
-		g.idx = append(g.idx, i)
+		groups = addToGroup(groups, byRegion, cmp.Or(ref.Region, s.opts.Region, "default"), ref, i)
 	}
 	return groups
 }
