@@ -22,7 +22,7 @@ func TestReleaseReproducible(t *testing.T) {
 		t.Skip("-short: builds shroud twice, once with an empty build cache")
 	}
 	first := releaseTree(t)
-	second := filepath.Join(work, "second-copy-of-the-sources")
+	second := filepath.Join(t.TempDir(), "second-copy-of-the-sources") // its own each run (-count=2)
 	copySources(t, second)
 	run(t, second, []string{"GOCACHE=" + t.TempDir()},
 		"make", "--no-print-directory", "release", "PLATFORMS=linux/amd64", "VERSION="+releaseVersion)
@@ -81,7 +81,7 @@ func TestReleaseBinary(t *testing.T) {
 // developer would, and wants `shroud version` to print what git describe
 // says: the tag, then the tag with -dirty once a file is changed.
 func TestMakeBuildVersion(t *testing.T) {
-	dir := filepath.Join(work, "tagged")
+	dir := filepath.Join(t.TempDir(), "tagged") // a checkout of its own each run (-count=2)
 	copySources(t, dir)
 	git := func(args ...string) {
 		run(t, dir, nil, "git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"}, args...)...)
