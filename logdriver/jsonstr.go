@@ -77,26 +77,31 @@ func appendJSONString(dst, s []byte) []byte {
 		// Non-ASCII: keep the plain bytes before the first flagged one,
 		// then write that one or its rune.
 		m := bits.TrailingZeros64(flags) / 8
-		k, i = k+m, i+m
-		if c := s[i]; c < utf8.RuneSelf {
-			k, i = appendEscape(out, k, c), i+1
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			k += copy(out[k:], `\ufffd`)
-		case r == '\u2028' || r == '\u2029':
-			k += copy(out[k:], `\u202`)
-			out[k] = hexDigits[r&15]
-			k++
-		default:
-			k += copy(out[k:], s[i:i+size])
-		}
-		i += size
+		k, i = appendFlagged(out, k+m, s, i+m)
 	}
 	out[k] = '"'
 	return dst[:len(dst)+k+1]
+}
+
+// appendFlagged writes the flagged byte s[i] at out[k:]: its escape, or
+// the rune it starts (escaped when invalid UTF-8, U+2028 or U+2029). It
+// returns where the output and the input go on.
+func appendFlagged(out []byte, k int, s []byte, i int) (int, int) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return appendEscape(out, k, c), i + 1
+	}
+	r, size := utf8.DecodeRune(s[i:])
+	switch {
+	case r == utf8.RuneError && size == 1:
+		k += copy(out[k:], `\ufffd`)
+	case r == '\u2028' || r == '\u2029':
+		k += copy(out[k:], `\u202`)
+		out[k] = hexDigits[r&15]
+		k++
+	default:
+		k += copy(out[k:], s[i:i+size])
+	}
+	return k, i + size
 }
 
 // appendEscape writes the escape of the ASCII byte c, a control character

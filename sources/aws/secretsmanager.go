@@ -195,7 +195,14 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region s
 			break
 		}
 	}
+	results, fallback = batchResults(region, ids, values, errs)
+	return results, fallback, false
+}
 
+// batchResults settles each id from a BatchGetSecretValue answer: its
+// value, its per-secret error, or a place in fallback when its error is
+// one a single read may not meet.
+func batchResults(region string, ids []string, values []smtypes.SecretValueEntry, errs []smtypes.APIErrorType) (results map[string]sources.Result, fallback []string) {
 	results = map[string]sources.Result{}
 	wanted := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -231,7 +238,7 @@ func (src *SecretsManager) batchGet(ctx context.Context, client *smAPI, region s
 			results[id] = sources.Result{Err: ce}
 		}
 	}
-	return results, fallback, false
+	return results, fallback
 }
 
 // perSecret reports whether err is about one secret (not found, denied,
