@@ -138,3 +138,66 @@ func tail(log string) string {
 	}
 	return log
 }
+
+// TestRunMaskingStatePerRun is a restart (an env secret rotated, without
+// --signal-group) whose old run left a grandchild holding the old stdout
+// pipe. The new run prints a secret in two writes; between them the
+// grandchild exits. The end of the old pipe must not push out the start of
+// the secret that the new run's stream holds back: each run's pipe is
+// masked on its own (before, the whole secret reached the log).
+func TestRunMaskingStatePerRun(t *testing.T) {
+	const secret = "canary-split-Qm72Zx9Kp4wR"
+	half := len(secret) / 2
+	dir := t.TempDir()
+	write(t, dir, "src/token", rotCanaries[0])
+	write(t, dir, "src/split", secret)
+	logPath := filepath.Join(dir, "logs", "app.log")
+	write(t, dir, "shroud.toml", fmt.Sprintf(`
+[rotation]
+interval = "0"   # file: sources are watched; an env secret's change restarts
+
+[[secrets]]
+name = "TOKEN"
+value_from = "file:src/token"
+
+[[secrets]]
+name = "SPLIT"
+value_from = "file:src/split"
+
+[log]
+driver = "json-file"
+mask = true
+options = { path = %q }
+`, logPath))
+	// Run 1 leaves a grandchild on its stdout until told to end; run 2
+	// prints SPLIT in two writes, each when told.
+	script := fmt.Sprintf(`cd %s
+gen=$(( $(cat gen 2>/dev/null || echo 0) + 1 )); echo $gen > gen
+if [ $gen = 1 ]; then
+  ( while [ ! -e end-grandchild ]; do sleep 0.02; done; echo "grandchild ends" ) &
+  trap 'exit 0' TERM; while :; do sleep 0.05; done
+fi
+printf 'pw=%%s' "$(printf '%%s' "$SPLIT" | head -c %d)"; touch first-half
+while [ ! -e second-half ]; do sleep 0.02; done
+printf '%%s done\n' "$(printf '%%s' "$SPLIT" | tail -c +%d)"
+trap 'exit 0' TERM; while :; do sleep 0.05; done`, dir, half, half+1)
+	s := startShroud(t, nil, "run", "--config", filepath.Join(dir, "shroud.toml"), "--", "sh", "-c", script)
+	exists := func(name string) func() bool {
+		return func() bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	}
+	logged := func() string { data, _ := os.ReadFile(logPath); return string(data) }
+	waitFor(t, "the first run", exists("gen"))
+	replaceFile(t, filepath.Join(dir, "src", "token"), rotCanaries[1]) // a restart, after its settle time
+	waitFor(t, "the second run's first write", exists("first-half"))
+	write(t, dir, "end-grandchild", "")
+	waitFor(t, "the old pipe's end", func() bool { return strings.Contains(logged(), "grandchild ends") })
+	write(t, dir, "second-half", "")
+	waitFor(t, "the second write", func() bool { return strings.Contains(logged(), " done") })
+	s.signal(t, unix.SIGTERM)
+	s.wait(t)
+	out := logged() + s.stderr.String()
+	if strings.Contains(out, secret[:half]) || strings.Contains(out, secret[half:]) || !strings.Contains(logged(), "pw=***** done") {
+		t.Errorf("the secret, or a part of it, reached the log or stderr:\n%s", strings.ReplaceAll(strings.ReplaceAll(out, secret[:half], "<first half>"), secret[half:], "<second half>"))
+	}
+	noRotCanary(t, "the json-file log and stderr", out)
+}
